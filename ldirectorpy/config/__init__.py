@@ -1,0 +1,1 @@
+"""Reading ldirectord.cf: directives table, parser, immutable model, diagnostics."""

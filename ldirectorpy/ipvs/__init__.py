@@ -1,0 +1,1 @@
+"""The kernel IPVS table: value types, planner, netlink and in-memory backends."""

@@ -1,0 +1,1 @@
+"""E-mail alerts, callback and fallbackcommand scripts, monitorfile."""
