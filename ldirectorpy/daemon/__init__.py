@@ -1,0 +1,1 @@
+"""The daemon's edges: pid file, detaching, signals, sd_notify, logging, status socket."""
