@@ -1,1 +1,221 @@
-"""Health probes, one module per protocol; each returns a result and never raises."""
+"""Health probes, one module per protocol; each returns a ProbeResult and never raises.
+
+The registry maps ldirectord's (checktype, service) to a factory that turns a
+``CheckSpec`` into a zero-argument async probe. A new check is one module plus
+one line in ``_CHECKTYPES`` or ``_SERVICES``. Services ldirectord supports but
+ldirectorpy does not yet (http, smtp, ...) raise ``UnsupportedCheck`` at build
+time, so the caller reports them instead of silently passing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ldirectorpy.checks import external, ping, rdp, tcp, trivial, udp
+from ldirectorpy.checks.combined import CombinedProbe
+from ldirectorpy.checks.rdp import RdpOptions
+from ldirectorpy.checks.result import ProbeResult
+from ldirectorpy.checks.target import Target
+
+__all__ = [
+    "CHECKTYPES",
+    "LDIRECTORD_SERVICES",
+    "SERVICES",
+    "CheckConfigError",
+    "CheckSpec",
+    "Probe",
+    "ProbeResult",
+    "Target",
+    "UnsupportedCheck",
+    "build_probe",
+]
+
+Probe = Callable[[], Awaitable[ProbeResult]]
+
+
+class CheckConfigError(ValueError):
+    """A check description that cannot be turned into a probe."""
+
+
+class UnsupportedCheck(CheckConfigError):
+    """A checktype/service ldirectord knows but ldirectorpy does not probe (yet)."""
+
+    def __init__(self, checktype: str, service: str, message: str) -> None:
+        super().__init__(message)
+        self.checktype = checktype
+        self.service = service
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """Everything one probe needs; hashable, so equal checks can be shared.
+
+    ``protocol`` is the virtual's: tcp, udp or fwm. ``virtual`` and
+    ``virtual_port`` are what external checks get as their first two
+    arguments (the VIP, IPv6 in brackets, or the fwmark; port 0 for fwmark).
+    """
+
+    checktype: str
+    service: str
+    target: Target
+    protocol: str = "tcp"
+    checktimeout: float = 5.0
+    negotiatetimeout: float = 30.0
+    checkcount: int = 1
+    checkcommand: str = ""
+    virtual: str = ""
+    virtual_port: int = 0
+    request: str = ""
+    receive: str = ""
+    rdp: RdpOptions = field(default_factory=RdpOptions)
+
+    @property
+    def timeout(self) -> float:
+        """The longest a single pass may take (what the engine should wrap it in)."""
+        if self.checktype == "negotiate":
+            return self.negotiatetimeout
+        if self.checktype.isdigit():
+            return max(self.negotiatetimeout, self.checktimeout)
+        return self.checktimeout
+
+
+Factory = Callable[[CheckSpec, "asyncio.Semaphore | None"], Probe]
+
+
+def _rdp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    return lambda: rdp.probe(spec.target, spec.negotiatetimeout, spec.rdp)
+
+
+def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    return lambda: trivial.always_up("service=none (not checked)")
+
+
+def _receive(spec: CheckSpec) -> re.Pattern[bytes] | None:
+    if not spec.receive:
+        return None
+    try:
+        return re.compile(spec.receive.encode())
+    except re.error as exc:
+        raise CheckConfigError(f"receive={spec.receive!r} is not a valid regex: {exc}") from None
+
+
+def _connect(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    if spec.protocol == "udp":
+        payload = spec.request.lstrip("/").encode()
+        pattern = _receive(spec)
+        return lambda: udp.probe(spec.target, spec.checktimeout, payload=payload, receive=pattern)
+    # ldirectord: fwmark virtuals fall back to a TCP connect.
+    return lambda: tcp.probe(spec.target, spec.checktimeout)
+
+
+def _ping(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    return lambda: ping.probe(spec.target, spec.checktimeout, spec.checkcount)
+
+
+def _external_argv(spec: CheckSpec, command: list[str]) -> list[str]:
+    if not spec.checkcommand:
+        raise CheckConfigError(f"checktype={spec.checktype} needs a checkcommand")
+    return external.check_argv(
+        command, spec.virtual, spec.virtual_port, spec.target.host_for_argv, spec.target.port
+    )
+
+
+def _external(spec: CheckSpec, slots: asyncio.Semaphore | None) -> Probe:
+    argv = _external_argv(spec, [spec.checkcommand])
+    return lambda: external.probe(argv, spec.checktimeout, slots)
+
+
+def _external_perl(spec: CheckSpec, slots: asyncio.Semaphore | None) -> Probe:
+    perl = shutil.which("perl")
+    if perl is None:
+        raise UnsupportedCheck("external-perl", spec.service, "external-perl needs perl in PATH")
+    argv = _external_argv(spec, [perl, spec.checkcommand])
+    return lambda: external.probe(argv, spec.checktimeout, slots)
+
+
+def _on(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    return trivial.always_up
+
+
+def _negotiate(spec: CheckSpec, slots: asyncio.Semaphore | None) -> Probe:
+    factory = SERVICES.get(spec.service)
+    if factory is None:
+        if spec.service in LDIRECTORD_SERVICES:
+            raise UnsupportedCheck(
+                spec.checktype,
+                spec.service,
+                f"service={spec.service} is not supported by ldirectorpy yet "
+                f"(negotiate supports: {', '.join(sorted(SERVICES))}); "
+                "use checktype=connect or external meanwhile",
+            )
+        raise CheckConfigError(f"unknown service {spec.service!r}")
+    return factory(spec, slots)
+
+
+# service -> factory, for checktype=negotiate (and the negotiate half of N).
+SERVICES: dict[str, Factory] = {
+    "rdp": _rdp,
+    "none": _none,
+}
+
+# checktype -> factory. "off" is absent on purpose (no probe, no state change);
+# a number N is the combined check.
+CHECKTYPES: dict[str, Factory] = {
+    "negotiate": _negotiate,
+    "connect": _connect,
+    "ping": _ping,
+    "external": _external,
+    "external-perl": _external_perl,
+    "on": _on,
+}
+
+# Every service ldirectord's negotiate knows, to tell "not yet" from "no such".
+LDIRECTORD_SERVICES = frozenset(
+    [
+        "dns",
+        "ftp",
+        "http",
+        "http_proxy",
+        "https",
+        "imap",
+        "imaps",
+        "ldap",
+        "ldaps",
+        "mysql",
+        "nntp",
+        "none",
+        "oracle",
+        "pgsql",
+        "pop",
+        "pops",
+        "radius",
+        "rdp",
+        "simpletcp",
+        "sip",
+        "smtp",
+        "submission",
+    ]
+)
+
+
+def build_probe(spec: CheckSpec, external_slots: asyncio.Semaphore | None = None) -> Probe | None:
+    """A probe for ``spec``, or None for checktype=off (keep the state as it is).
+
+    Raises ``UnsupportedCheck`` / ``CheckConfigError`` for checks it cannot run.
+    Probes for a numeric checktype are stateful: build one per monitored real.
+    """
+    if spec.checktype == "off":
+        return None
+    if spec.checktype.isdigit():
+        n = int(spec.checktype)
+        if n < 1:
+            raise CheckConfigError("a numeric checktype must be >= 1")
+        return CombinedProbe(n, _negotiate(spec, external_slots), _connect(spec, external_slots))
+    factory = CHECKTYPES.get(spec.checktype)
+    if factory is None:
+        raise CheckConfigError(f"unknown checktype {spec.checktype!r}")
+    return factory(spec, external_slots)

@@ -1,0 +1,96 @@
+"""checktype=connect for UDP virtuals: one datagram, and fail fast on ICMP
+port unreachable.
+
+ldirectord pings the host instead, which says nothing about the service. Here a
+connected datagram endpoint sends the request payload (or an empty datagram);
+the kernel turns an ICMP port unreachable into ECONNREFUSED, which asyncio hands
+to ``error_received`` at once (asyncio-dgram's ``recv()`` misses it). Silence is
+up unless a ``receive`` pattern is configured, in which case a reply must match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from ldirectorpy.checks._common import ProbeFailure, Progress, bounded
+from ldirectorpy.checks.result import ProbeResult
+from ldirectorpy.checks.target import Target
+
+__all__ = ["MAX_DATAGRAM", "probe"]
+
+MAX_DATAGRAM = 2048  # bytes of a reply we look at; the rest is ignored
+
+
+class _OneReply(asyncio.DatagramProtocol):
+    """Resolves ``answer`` with the first datagram or the first error."""
+
+    def __init__(self, answer: asyncio.Future[bytes]) -> None:
+        self.answer = answer
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if not self.answer.done():
+            self.answer.set_result(data[:MAX_DATAGRAM])
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc or ConnectionError("endpoint closed"))
+
+
+async def _exchange(
+    target: Target,
+    payload: bytes,
+    receive: re.Pattern[bytes] | None,
+    silence: float,
+    progress: Progress,
+) -> tuple[bool, str]:
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bytes] = loop.create_future()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _OneReply(answer), remote_addr=target.sockaddr, family=target.family
+    )
+    try:
+        progress.stage = "UDP send"
+        transport.sendto(payload)
+        progress.stage = "UDP reply"
+        if receive is None:
+            try:
+                data = await asyncio.wait_for(asyncio.shield(answer), silence)
+            except TimeoutError:
+                return True, f"no ICMP error within {silence:g}s (silence counts as up)"
+            return True, f"reply of {len(data)} bytes"
+        data = await answer
+        if receive.search(data):
+            return True, f"reply of {len(data)} bytes matches receive"
+        raise ProbeFailure(f"reply of {len(data)} bytes does not match receive {receive.pattern!r}")
+    finally:
+        transport.close()
+        if not answer.done():
+            answer.cancel()
+        elif not answer.cancelled():
+            answer.exception()  # mark retrieved: no "never retrieved" warning
+
+
+async def probe(
+    target: Target,
+    timeout: float,
+    *,
+    payload: bytes = b"",
+    receive: re.Pattern[bytes] | None = None,
+    silence: float | None = None,
+) -> ProbeResult:
+    """Send ``payload`` to ``target`` over UDP.
+
+    Down on ICMP port unreachable (``refused``) or, with ``receive``, on no
+    matching reply before the deadline. Without ``receive``, the probe waits
+    ``silence`` seconds (default: half the timeout) for an ICMP error and
+    otherwise calls the service up.
+    """
+    wait = min(silence if silence is not None else timeout / 2, timeout)
+    return await bounded(
+        timeout, lambda p: _exchange(target, payload, receive, wait, p), first_stage="UDP socket"
+    )
