@@ -1,0 +1,46 @@
+"""Loopback servers for the probe tests: real sockets on 127.0.0.1 port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def tcp_server(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator[int]:
+    """Serve ``handler`` on an ephemeral port; yields the port. Handler errors are the test's."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def wrapped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)  # type: ignore[arg-type]
+        try:
+            await handler(reader, writer)
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the probe hung up or the test is over
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(wrapped, host, 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+def closed_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (bound, then released)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port
