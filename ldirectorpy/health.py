@@ -1,0 +1,557 @@
+"""The health-checking engine: schedules probes, applies results, emits events.
+
+One asyncio task per distinct check (same check key, interval, timeout and
+mode): a target shared by several virtuals is probed ONCE per interval and the
+result fans out, while counting (failurecount, risecount) stays per
+(virtual, real) -- ldirectord counted a shared real once per virtual and so
+failed it after failurecount/k passes. Every probe runs under a semaphore (the
+cap on probes in flight) and a deadline enforced here, outside the probe.
+Slots are absolute on a monotonic clock (slot k = first + k * interval), so
+probe duration never shifts the schedule; an overrun skips the missed slots
+instead of bursting. First slots are spread over one interval by a stable hash
+of the check, so a start or reload never probes everything at once.
+
+All time comes from an injected `Clock`; `FakeClock` runs the engine in
+virtual time (no real waiting) for tests. The state machine itself is
+`ldirectorpy.healthstate.step`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import math
+import time
+import zlib
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from types import TracebackType
+from typing import Protocol
+
+from ldirectorpy.checks.result import ProbeResult
+from ldirectorpy.healthstate import (
+    MAINTENANCE_REASON,
+    ON_REASON,
+    Change,
+    HealthEvent,
+    Kind,
+    Mode,
+    Monitored,
+    PairId,
+    PairStatus,
+    ProbeFn,
+    RealHealth,
+    State,
+    UpdateReport,
+    force_down,
+    force_up,
+    step,
+)
+
+__all__ = [
+    "MAINTENANCE_REASON",
+    "Clock",
+    "Deadline",
+    "FakeClock",
+    "HealthEngine",
+    "HealthEvent",
+    "Mode",
+    "Monitored",
+    "PairStatus",
+    "RealClock",
+    "UpdateReport",
+    "next_slot",
+    "stable_fraction",
+]
+
+log = logging.getLogger("ldirectorpy.health")
+
+
+# -- clocks ------------------------------------------------------------------
+
+
+class Deadline(Protocol):
+    """An async context manager that cancels its body at a deadline (asyncio.Timeout)."""
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> bool | None: ...
+
+    def expired(self) -> bool: ...
+
+
+class Clock(Protocol):
+    """Where the engine gets time: monotonic for schedules, wall for reports."""
+
+    def monotonic(self) -> float: ...
+
+    def wall(self) -> float: ...
+
+    async def sleep_until(self, deadline: float) -> None: ...
+
+    def timeout_at(self, deadline: float) -> Deadline: ...
+
+
+class RealClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    async def sleep_until(self, deadline: float) -> None:
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+
+    def timeout_at(self, deadline: float) -> Deadline:
+        # The loop's clock need not be time.monotonic (uvloop): convert.
+        loop = asyncio.get_running_loop()
+        return asyncio.timeout_at(loop.time() + (deadline - time.monotonic()))
+
+
+class _Timer:
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeClock:
+    """Virtual time for tests: nothing really waits.
+
+    Tasks sleep on it as usual; ``await clock.advance(s)`` moves time forward,
+    waking each sleeper at its exact deadline in order and letting the loop
+    run everything runnable before moving on. Deadlines (``timeout_at``) are
+    real ``asyncio.timeout`` objects fired by virtual time.
+    """
+
+    def __init__(self, start: float = 1000.0, wall_offset: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._wall_offset = wall_offset
+        self._timers: list[tuple[float, int, _Timer]] = []
+        self._seq = 0
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def wall(self) -> float:
+        return self._now + self._wall_offset
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> _Timer:
+        timer = _Timer(callback)
+        self._seq += 1
+        heapq.heappush(self._timers, (when, self._seq, timer))
+        return timer
+
+    async def sleep_until(self, deadline: float) -> None:
+        if deadline <= self._now:
+            await asyncio.sleep(0)
+            return
+        woken = asyncio.get_running_loop().create_future()
+        timer = self.call_at(deadline, lambda: _wake(woken))
+        try:
+            await woken
+        finally:
+            timer.cancel()
+
+    def timeout_at(self, deadline: float) -> Deadline:
+        return _FakeTimeout(self, deadline)
+
+    async def advance(self, seconds: float) -> None:
+        await self.run_until(self._now + seconds)
+
+    async def run_until(self, when: float) -> None:
+        await self.settle()
+        while self._timers and self._timers[0][0] <= when:
+            due, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self._now = max(self._now, due)
+            timer.callback()
+            await self.settle()
+        self._now = max(self._now, when)
+        await self.settle()
+
+    @staticmethod
+    async def settle() -> None:
+        """Let the loop run until nothing is runnable (virtual time stands still)."""
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)  # CPython's run queue
+        for _ in range(100_000 if ready is not None else 1000):
+            await asyncio.sleep(0)
+            if ready is not None and not ready:
+                return
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _FakeTimeout:
+    __slots__ = ("_clock", "_deadline", "_inner", "_timer")
+
+    def __init__(self, clock: FakeClock, deadline: float) -> None:
+        self._clock = clock
+        self._deadline = deadline
+        self._inner = asyncio.timeout(None)
+        self._timer: _Timer | None = None
+
+    async def __aenter__(self) -> _FakeTimeout:
+        await self._inner.__aenter__()
+        self._timer = self._clock.call_at(self._deadline, self._expire)
+        if self._deadline <= self._clock.monotonic():
+            self._expire()
+        return self
+
+    def _expire(self) -> None:
+        if self._timer is not None and not self._timer.cancelled:
+            self._timer.cancel()
+            self._inner.reschedule(asyncio.get_running_loop().time())
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        if self._timer is not None:
+            self._timer.cancel()
+        await self._inner.__aexit__(et, e, tb)
+        return None
+
+    def expired(self) -> bool:
+        return self._inner.expired()
+
+
+# -- the engine ----------------------------------------------------------------
+
+
+class _Pair:
+    __slots__ = ("changed_wall", "health", "last", "last_wall", "maintenance", "probes", "spec")
+
+    def __init__(self, spec: Monitored) -> None:
+        self.spec = spec
+        self.health = RealHealth()
+        self.last: ProbeResult | None = None
+        self.last_wall: float | None = None
+        self.changed_wall: float | None = None
+        self.probes = 0
+        self.maintenance = False
+
+
+_GroupId = tuple[Hashable, float, float, Mode]
+
+
+class _Group:
+    __slots__ = ("first", "gid", "members", "probe", "task")
+
+    def __init__(self, gid: _GroupId, probe: ProbeFn | None) -> None:
+        self.gid = gid
+        self.probe = probe
+        self.members: list[PairId] = []
+        self.first = 0.0
+        self.task: asyncio.Task[None] | None = None
+
+
+def stable_fraction(gid: Hashable) -> float:
+    """Where in [0, 1) of the interval a check's first slot goes: stable across runs."""
+    return zlib.crc32(repr(gid).encode()) / 2**32
+
+
+def next_slot(k: int, first: float, interval: float, now: float) -> int:
+    """The next slot index after slot k, skipping slots already in the past."""
+    nxt = k + 1
+    if first + nxt * interval < now:
+        nxt = math.ceil((now - first) / interval)
+    return nxt
+
+
+class HealthEngine:
+    """Probes monitored pairs concurrently and reports health events.
+
+    ``events`` is an ``asyncio.Queue`` (unbounded, please) or a callback.
+    ``forced_down(pair)`` is asked before each probe: True puts the pair DOWN
+    at once with reason "Server in maintenance", bypassing failurecount.
+    """
+
+    def __init__(
+        self,
+        pairs: Iterable[Monitored] = (),
+        *,
+        events: asyncio.Queue[HealthEvent] | Callable[[HealthEvent], object],
+        clock: Clock | None = None,
+        max_in_flight: int = 256,
+        forced_down: Callable[[Monitored], bool] | None = None,
+        spread: Callable[[Hashable], float] = stable_fraction,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be >= 1")
+        self._emit = events.put_nowait if isinstance(events, asyncio.Queue) else events
+        self._clock: Clock = clock if clock is not None else RealClock()
+        self._sem = asyncio.Semaphore(max_in_flight)
+        self._forced_down = forced_down
+        self._spread = spread
+        self._pairs: dict[PairId, _Pair] = {}
+        self._groups: dict[_GroupId, _Group] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._running = False
+        self._stopped = asyncio.Event()
+        self.in_flight = 0  # probes running now (not waiting for the cap)
+        self.probes_started = 0
+        self.slots_skipped = 0
+        self.update(pairs)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every check task; first slots spread over one interval from now."""
+        if self._running:
+            return
+        self._running = True
+        self._stopped.clear()
+        now = self._clock.monotonic()
+        for group in self._groups.values():
+            self._launch(group, now)
+
+    async def run(self) -> None:
+        """Start and run until `stop()`."""
+        self.start()
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Cancel every check task (probes in flight included) and wait for them."""
+        self._running = False
+        tasks = [g.task for g in self._groups.values() if g.task is not None]
+        tasks += self._retiring
+        for group in self._groups.values():
+            group.task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._stopped.set()
+
+    async def __aenter__(self) -> HealthEngine:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- reload --------------------------------------------------------------
+
+    def update(self, pairs: Iterable[Monitored]) -> UpdateReport:
+        """Replace the monitored set, keeping what did not change.
+
+        A (virtual, real) that stays keeps its health and counters, whatever
+        else changed; a check group (key, interval, timeout, mode) that stays
+        keeps its task and probe; new groups start spread over one interval;
+        groups gone are cancelled.
+        """
+        specs: dict[PairId, Monitored] = {}
+        for spec in pairs:
+            _validate(spec)
+            if spec.pair in specs:
+                raise ValueError(f"duplicate monitored pair {spec.pair!r}")
+            specs[spec.pair] = spec
+        removed = [pid for pid in self._pairs if pid not in specs]
+        for pid in removed:
+            del self._pairs[pid]
+        added = 0
+        groups: dict[_GroupId, _Group] = {}
+        for pid, spec in specs.items():
+            pair = self._pairs.get(pid)
+            if pair is None:
+                self._pairs[pid] = pair = _Pair(spec)
+                added += 1
+            pair.spec = spec
+            if spec.mode is Mode.OFF:
+                continue
+            gid: _GroupId = (spec.key, spec.interval, spec.timeout, spec.mode)
+            group = groups.get(gid)
+            if group is None:
+                group = groups[gid] = self._groups.get(gid) or _Group(gid, spec.probe)
+                group.members = []
+            group.members.append(pid)
+        now = self._clock.monotonic()
+        started = stopped = 0
+        for gid, group in self._groups.items():
+            if gid not in groups:
+                stopped += 1
+                if group.task is not None:
+                    self._retire(group.task)
+        for gid, group in groups.items():
+            if gid not in self._groups:
+                started += 1
+                if self._running:
+                    self._launch(group, now)
+        kept = len(groups) - started
+        self._groups = groups
+        return UpdateReport(added, len(removed), started, stopped, kept)
+
+    # -- status --------------------------------------------------------------
+
+    def snapshot(self) -> Mapping[PairId, PairStatus]:
+        return {pid: _status(p) for pid, p in self._pairs.items()}
+
+    def unresolved(self) -> int:
+        """Pairs still UNKNOWN that will resolve (mode ``off`` never does)."""
+        return sum(
+            1
+            for p in self._pairs.values()
+            if p.health.state is State.UNKNOWN and p.spec.mode is not Mode.OFF
+        )
+
+    # -- the check loop ------------------------------------------------------
+
+    def _launch(self, group: _Group, now: float) -> None:
+        interval = group.gid[1]
+        # `on` has nothing to spread: no I/O, and it should be up at once.
+        offset = 0.0 if group.gid[3] is Mode.ON else self._spread(group.gid) % 1.0
+        group.first = now + offset * interval
+        group.task = asyncio.get_running_loop().create_task(
+            self._run_group(group), name=f"health {group.gid[0]!r}"
+        )
+
+    def _retire(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _run_group(self, group: _Group) -> None:
+        interval = group.gid[1]
+        k = 0
+        while True:
+            await self._clock.sleep_until(group.first + k * interval)
+            try:
+                await self._tick(group)
+            except Exception:  # an engine bug must not stop this check for good
+                log.exception("health check %r: unexpected error", group.gid[0])
+            nxt = next_slot(k, group.first, interval, self._clock.monotonic())
+            self.slots_skipped += nxt - k - 1
+            k = nxt
+
+    async def _tick(self, group: _Group) -> None:
+        forced: set[PairId] = set()
+        for pid in group.members:
+            pair = self._pairs[pid]
+            pair.maintenance = self._is_forced(pair.spec)
+            if pair.maintenance:
+                forced.add(pid)
+                self._apply(pair, *force_down(pair.health), MAINTENANCE_REASON, 0.0)
+        if len(forced) == len(group.members):
+            return
+        if group.gid[3] is Mode.ON:
+            for pid in group.members:
+                if pid not in forced:
+                    pair = self._pairs[pid]
+                    self._apply(pair, *force_up(pair.health), ON_REASON, 0.0)
+            return
+        result = await self._probe(group)
+        # Members may have changed while the probe ran (a reload): the result
+        # is about the check, so it goes to whoever uses the check now.
+        for pid in group.members:
+            if pid not in forced:
+                pair = self._pairs[pid]
+                pair.last = result
+                pair.last_wall = self._clock.wall()
+                pair.probes += 1
+                health, change = step(pair.health, result.ok, pair.spec.policy)
+                self._apply(pair, health, change, result.reason, result.elapsed)
+
+    async def _probe(self, group: _Group) -> ProbeResult:
+        probe = group.probe
+        assert probe is not None  # _validate guarantees it for Mode.PROBE
+        timeout = group.gid[2]
+        async with self._sem:
+            self.in_flight += 1
+            self.probes_started += 1
+            start = self._clock.monotonic()
+            deadline = self._clock.timeout_at(start + timeout)
+            try:
+                async with deadline:
+                    return await probe()
+            except TimeoutError as exc:
+                elapsed = self._clock.monotonic() - start
+                if deadline.expired():
+                    return ProbeResult(False, f"timed out after {timeout:g}s", elapsed)
+                return _raised(group, exc, elapsed)
+            except Exception as exc:
+                return _raised(group, exc, self._clock.monotonic() - start)
+            finally:
+                self.in_flight -= 1
+
+    def _is_forced(self, spec: Monitored) -> bool:
+        if self._forced_down is None:
+            return False
+        try:
+            return self._forced_down(spec)
+        except Exception:
+            log.exception("maintenance check for %r failed; treating as not forced", spec.pair)
+            return False
+
+    def _apply(
+        self, pair: _Pair, health: RealHealth, change: Change | None, reason: str, latency: float
+    ) -> None:
+        pair.health = health
+        if change is None:
+            return
+        wall = self._clock.wall()
+        if change.kind is Kind.TRANSITION:
+            pair.changed_wall = wall
+        policy = pair.spec.policy
+        rising = change.kind in (Kind.RISING, Kind.RISE_RESET) or (
+            change.kind is Kind.TRANSITION and change.up
+        )
+        event = HealthEvent(
+            virtual=pair.spec.virtual,
+            real=pair.spec.real,
+            kind=change.kind,
+            old=change.old,
+            new=change.new,
+            count=change.count,
+            limit=policy.risecount if rising else policy.failurecount,
+            reason=reason,
+            latency=latency,
+            mono=self._clock.monotonic(),
+            wall=wall,
+            forced=change.forced,
+        )
+        try:
+            self._emit(event)
+        except Exception:
+            log.exception("health event consumer failed on %r", event)
+
+
+def _validate(spec: Monitored) -> None:
+    if spec.mode is Mode.PROBE and spec.probe is None:
+        raise ValueError(f"{spec.pair!r}: a probed pair needs a probe")
+    if not (spec.interval > 0 and spec.timeout > 0):
+        raise ValueError(f"{spec.pair!r}: interval and timeout must be > 0")
+
+
+def _raised(group: _Group, exc: BaseException, elapsed: float) -> ProbeResult:
+    reason = f"probe raised {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    log.warning("health check %r: %s", group.gid[0], reason)
+    log.debug("health check %r traceback", group.gid[0], exc_info=exc)
+    return ProbeResult(False, reason, elapsed)
+
+
+def _status(p: _Pair) -> PairStatus:
+    return PairStatus(
+        virtual=p.spec.virtual,
+        real=p.spec.real,
+        key=p.spec.key,
+        mode=p.spec.mode,
+        state=p.health.state,
+        failures=p.health.failures,
+        successes=p.health.successes,
+        last=p.last,
+        last_wall=p.last_wall,
+        changed_wall=p.changed_wall,
+        probes=p.probes,
+        maintenance=p.maintenance,
+    )
