@@ -32,6 +32,7 @@ __all__ = ["KILL_GRACE", "OUTPUT_CAP", "check_argv", "probe"]
 
 KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL of the process group
 OUTPUT_CAP = 256  # bytes of the check's output kept for the reason line
+_EOF_WAIT = 0.1  # seconds to wait for the output pipe to close after the exit
 
 
 def check_argv(
@@ -92,8 +93,11 @@ async def _run(
             # shield so a second cancellation cannot leave it running.
             await asyncio.shield(_stop_group(proc))
             raise
+        else:
+            # Collect what is already in the pipe, but a grandchild may hold it
+            # open: wait for EOF only briefly.
+            await asyncio.wait({drain}, timeout=_EOF_WAIT)
         finally:
-            # A grandchild may hold the pipe open; don't wait for its EOF.
             drain.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await drain

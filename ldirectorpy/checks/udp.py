@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 
 from ldirectorpy.checks._common import ProbeFailure, Progress, bounded
 from ldirectorpy.checks.result import ProbeResult
@@ -50,12 +51,19 @@ async def _exchange(
 ) -> tuple[bool, str]:
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[bytes] = loop.create_future()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _OneReply(answer), remote_addr=target.sockaddr, family=target.family
-    )
+    sock = socket.socket(target.family, socket.SOCK_DGRAM)
     try:
+        sock.setblocking(False)
+        sock.connect(target.sockaddr)
         progress.stage = "UDP send"
-        transport.sendto(payload)
+        # Sent on the socket itself: asyncio's sendto() drops empty datagrams,
+        # and an empty one is the least a service can be bothered with.
+        sock.send(payload)
+    except BaseException:
+        sock.close()
+        raise
+    transport, _ = await loop.create_datagram_endpoint(lambda: _OneReply(answer), sock=sock)
+    try:
         progress.stage = "UDP reply"
         if receive is None:
             try:
