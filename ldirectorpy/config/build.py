@@ -118,6 +118,7 @@ def _virtual(
             )
         else:
             port = resolved
+    _netmask(raw, values, sink)
     explicit = "service" in vs
     service = str(values["service"]) if explicit else rv.default_service(port, fwmark)
     values["service"] = service
@@ -149,6 +150,28 @@ def _virtual(
         origins=tuple(origins),
         **values,
     )
+
+
+def _netmask(raw: RawVirtual, values: dict[str, Any], sink: Sink) -> None:
+    s = raw.settings.get("netmask")
+    if s is None:
+        return
+    text = str(s.value)
+    if raw.family == 6:
+        ok = text.isdigit() and 1 <= int(text) <= 128
+        hint = "an IPv6 netmask is a prefix length 1..128"
+    else:
+        ok = rv.literal(text) is not None and rv.ip_family(text) == 4 and _contiguous(text)
+        hint = "an IPv4 netmask is a dotted quad such as 255.255.255.0"
+    if not ok:
+        sink.add("E211", s.loc, f"invalid netmask '{text}'", hint)
+        values["netmask"] = None
+
+
+def _contiguous(mask: str) -> bool:
+    bits = int.from_bytes(bytes(int(o) for o in mask.split(".")), "big")
+    inverted = ~bits & 0xFFFFFFFF
+    return inverted & (inverted + 1) == 0
 
 
 def _timeouts(
