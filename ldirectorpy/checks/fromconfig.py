@@ -1,0 +1,70 @@
+"""From the configuration model (ldirectorpy.config) to a CheckSpec per (virtual, real)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ldirectorpy.checks import CheckConfigError, CheckSpec
+from ldirectorpy.checks.rdp import RdpOptions, parse_fingerprint
+from ldirectorpy.checks.rdp_wire import PROTOCOLS
+from ldirectorpy.checks.target import Target
+
+if TYPE_CHECKING:
+    from ldirectorpy.config.model import Real, Virtual
+
+__all__ = ["rdp_options", "spec_for"]
+
+
+def rdp_options(virtual: Virtual) -> RdpOptions:
+    """The rdp* directives of a virtual as probe options."""
+    protocols = 0
+    for name in virtual.rdpprotocols:
+        protocols |= PROTOCOLS[name.lower()]
+    fingerprint = (
+        parse_fingerprint(virtual.rdptlsfingerprint) if virtual.rdptlsfingerprint else None
+    )
+    return RdpOptions(
+        protocols=protocols,
+        cookie=virtual.rdpcookie,
+        negfailure_up=virtual.rdpnegfailure == "up",
+        tls=virtual.rdptls,
+        fingerprint=fingerprint,
+        expiry_warn_days=virtual.rdptlsexpirywarn,
+    )
+
+
+def spec_for(virtual: Virtual, real: Real) -> CheckSpec:
+    """The check ldirectord would run for ``real`` under ``virtual``.
+
+    The check port is ldirectord's ld_checkport (checkport, else the real's
+    port, else the service's well-known port); request/receive per real win.
+    """
+    port = virtual.checkport_for(real)
+    if port is None:
+        raise CheckConfigError(f"no port to check {real.address} on (set checkport=)")
+    checktype = virtual.checktype
+    if checktype == "combined":
+        if virtual.combined_connects is None:
+            raise CheckConfigError("checktype=combined without N")
+        checktype = str(virtual.combined_connects)
+    if virtual.fwmark is not None:
+        vip = str(virtual.fwmark)
+    elif virtual.family == 6:
+        vip = f"[{virtual.address}]"
+    else:
+        vip = virtual.address or ""
+    return CheckSpec(
+        checktype=checktype,
+        service=virtual.service,
+        target=Target(real.address, port),
+        protocol=str(virtual.protocol),
+        checktimeout=virtual.checktimeout,
+        negotiatetimeout=virtual.negotiatetimeout,
+        checkcount=virtual.checkcount,
+        checkcommand=virtual.checkcommand,
+        virtual=vip,
+        virtual_port=virtual.port,
+        request=real.request if real.request is not None else virtual.request,
+        receive=real.receive if real.receive is not None else virtual.receive,
+        rdp=rdp_options(virtual) if virtual.service == "rdp" else RdpOptions(),
+    )
