@@ -63,7 +63,7 @@ class MemoryBackend:
             if key in owned:
                 self.requests += 1  # one destination dump per owned service
                 entries.append((self._service(key, rec), list(rec.dests.values())))
-        return Table.build(entries)
+        return Table.build(entries, normalize=False)
 
     async def apply(self, ops: Sequence[Op]) -> ApplyReport:
         report = ReportBuilder()
@@ -79,7 +79,8 @@ class MemoryBackend:
     def table(self) -> Table:
         """Everything held, owned or not."""
         return Table.build(
-            (self._service(k, r), list(r.dests.values())) for k, r in self._services.items()
+            ((self._service(k, r), list(r.dests.values())) for k, r in self._services.items()),
+            normalize=False,
         )
 
     def flush(self) -> None:

@@ -498,7 +498,7 @@ class NetlinkBackend:
                 if IPVS_CMD_ATTR_DEST in m
             ]
             entries.append((service, dests))
-        return Table.build(entries)
+        return Table.build(entries, normalize=False)
 
     # -- writes --------------------------------------------------------------------
 

@@ -269,15 +269,22 @@ class Table:
     destinations: Mapping[ServiceKey, Dests] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def build(cls, entries: Iterable[tuple[Service, Iterable[Destination]]]) -> Table:
-        """A normalised table; a later duplicate key replaces an earlier one."""
+    def build(
+        cls, entries: Iterable[tuple[Service, Iterable[Destination]]], *, normalize: bool = True
+    ) -> Table:
+        """A table; a later duplicate key replaces an earlier one.
+
+        Desired tables are normalised (`normalize_destination`); what a backend read
+        is taken as it is (normalize=False), so that a DR real someone added on
+        another port shows up as the different entry it is.
+        """
         services: dict[ServiceKey, Service] = {}
         dests: dict[ServiceKey, dict[DestKey, Destination]] = {}
         for service, members in entries:
             services[service.key] = service
             table = dests[service.key] = {}
             for dest in members:
-                d = normalize_destination(service.key, dest)
+                d = normalize_destination(service.key, dest) if normalize else dest
                 table[d.key] = d
         return cls(
             MappingProxyType(services),
@@ -293,7 +300,7 @@ class Table:
 
     def restrict(self, keys: Iterable[ServiceKey]) -> Table:
         wanted = set(keys)
-        return Table.build((s, d) for s, d in self.entries() if s.key in wanted)
+        return Table.build([(s, d) for s, d in self.entries() if s.key in wanted], normalize=False)
 
     def __len__(self) -> int:
         return len(self.services)
