@@ -436,14 +436,15 @@ class HealthEngine:
 
     async def _tick(self, group: _Group) -> None:
         forced: set[PairId] = set()
-        for pid in group.members:
-            pair = self._pairs[pid]
-            pair.maintenance = self._is_forced(pair.spec)
-            if pair.maintenance:
-                forced.add(pid)
-                self._apply(pair, *force_down(pair.health), MAINTENANCE_REASON, 0.0)
-        if len(forced) == len(group.members):
-            return
+        if self._forced_down is not None:
+            for pid in group.members:
+                pair = self._pairs[pid]
+                pair.maintenance = self._is_forced(pair.spec)
+                if pair.maintenance:
+                    forced.add(pid)
+                    self._apply(pair, *force_down(pair.health), MAINTENANCE_REASON, 0.0)
+            if len(forced) == len(group.members):
+                return
         if group.gid[3] is Mode.ON:
             for pid in group.members:
                 if pid not in forced:
@@ -451,13 +452,14 @@ class HealthEngine:
                     self._apply(pair, *force_up(pair.health), ON_REASON, 0.0)
             return
         result = await self._probe(group)
+        wall = self._clock.wall()
         # Members may have changed while the probe ran (a reload): the result
         # is about the check, so it goes to whoever uses the check now.
         for pid in group.members:
             if pid not in forced:
                 pair = self._pairs[pid]
                 pair.last = result
-                pair.last_wall = self._clock.wall()
+                pair.last_wall = wall
                 pair.probes += 1
                 health, change = step(pair.health, result.ok, pair.spec.policy)
                 self._apply(pair, health, change, result.reason, result.elapsed)
