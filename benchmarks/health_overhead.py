@@ -9,7 +9,8 @@ every check has run (pair state, check tasks, their coroutine frames), over the
 baseline; the probe function is shared, so per-target probe objects (a
 functools.partial, ~100 B) come on top. CPU is process time per probe started
 over whole intervals, i.e. the engine's own cost: scheduling, semaphore,
-deadline, state step, fan-out.
+deadline, state step, fan-out. "skipped" counts slots the engine could not keep
+(non-zero only when the process is starved of CPU).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def pairs(reals: int, virtuals_per_real: int, interval: float) -> list[Monitored
     ]
 
 
-async def memory_per_real(reals: int, virtuals_per_real: int) -> float:
-    """Bytes the engine holds per monitored real once every check has run."""
+async def memory_per_real(reals: int, virtuals_per_real: int) -> tuple[float, float]:
+    """Bytes per monitored real: the engine's, once every check has run; the specs'."""
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
@@ -55,7 +56,7 @@ async def memory_per_real(reals: int, virtuals_per_real: int) -> float:
     held = tracemalloc.get_traced_memory()[0] - base - spec_bytes
     tracemalloc.stop()
     await engine.stop()
-    return held / reals
+    return held / reals, spec_bytes / reals
 
 
 async def cpu_per_probe(
@@ -81,12 +82,15 @@ async def main() -> None:
     args = ap.parse_args()
     print(
         f"{'monitored reals':>16} {'virtuals/real':>14} {'probes':>8} {'skipped':>8} "
-        f"{'CPU us/probe':>13} {'bytes/real':>11}"
+        f"{'CPU us/probe':>13} {'engine B/real':>14} {'+spec B/real':>13}"
     )
     for reals, share in ((1_000, 1), (args.reals, 1), (args.reals, 4)):
-        per_real = await memory_per_real(reals, share)
+        per_real, spec = await memory_per_real(reals, share)
         us, probes, skipped = await cpu_per_probe(reals, share, args.seconds)
-        print(f"{reals:>16} {share:>14} {probes:>8} {skipped:>8} {us:>13.1f} {per_real:>11.0f}")
+        print(
+            f"{reals:>16} {share:>14} {probes:>8} {skipped:>8} {us:>13.1f} "
+            f"{per_real:>14.0f} {spec:>13.0f}"
+        )
 
 
 if __name__ == "__main__":
