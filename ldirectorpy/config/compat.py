@@ -62,9 +62,9 @@ DIFFERENCES: tuple[Difference, ...] = (
         "checkinterval = x5\n" + V),
     Difference("D11", None, "checkinterval, checktimeout and negotiatetimeout are whole "
         "seconds (1.5 is read as 1).", "Fractions are honoured (1.5 is 1.5 s).", "ok", False,
-        "checkinterval = 1.5\n" + V),
+        "checkinterval = 1.5\nnegotiatetimeout = 1\n" + V),
     Difference("D12", None, "A per-virtual checkinterval is ignored (with a warning) unless "
-        "fork = yes.", "It is always honoured.", "ok", False, V + "    checkinterval = 3\n"),
+        "fork = yes.", "It is always honoured.", "ok", False, V + "    checkinterval = 3\n    negotiatetimeout = 2\n"),
     Difference("D13", None, "Port 3389 gives service none, so a negotiate check never checks "
         "anything.", "Port 3389 gives service rdp.", "ok", False,
         "virtual=192.0.2.10:3389\n    real=192.0.2.11:3389 gate\n"),
@@ -112,6 +112,13 @@ DIFFERENCES: tuple[Difference, ...] = (
         "virtual=192.0.2.10:3389\n    real=192.0.2.11:3389 gate\n    service = rdp\n"),
     Difference("D29", "E202", "persistent = 0 is accepted (ipvsadm then refuses it).",
         "persistent must be 1 or more.", "error", False, V + "    persistent = 0\n"),
+    Difference("D30", "E204", "virtual = 192.0.2.10 (no port) is read as fwmark 192: the "
+        "first digit run is taken.", "A fwmark is a number alone; anything else needs a "
+        "port.", "error", False, "virtual = 192.0.2.10\n    real = 192.0.2.11 gate\n"),
+    Difference("D31", "E207", "Text before a readable address in real= is skipped "
+        "(real=192.0.2.2::5060 reads host 5060, as in ldirectord's own sample).",
+        "The line must start with the address.", "error", False,
+        "virtual=192.0.2.10:5060\n    real=192.0.2.2::5060 gate\n"),
 )  # fmt: skip
 
 BY_ID = {d.id: d for d in DIFFERENCES}

@@ -117,7 +117,10 @@ def parse_fallback(text: str) -> FallbackSpec:
         raise Invalid(
             "E209", f"cannot read a fallback server in '{text}'", "write HOST[:PORT] [gate]"
         )
-    forward = _forward(parts[1]) if len(parts) == 2 else "gate"
+    try:
+        forward = _forward(parts[1]) if len(parts) == 2 else "gate"
+    except Invalid as bad:
+        raise Invalid("E209", bad.message, bad.hint) from None
     m = re.fullmatch(rf"({_HOST})(?::({_PORT}))?", parts[0])
     if not m:
         raise Invalid("E209", f"cannot read a fallback server in '{parts[0]}'")
@@ -151,12 +154,13 @@ def parse_virtual(text: str, family: int) -> VirtualSpec:
                 "E210", "an IPv6 address on a virtual= line", "use virtual6 = [IPv6]:port"
             )
         if pattern is _FWMARK:
-            if _V6.match(text) or text[m.end() : m.end() + 1] == ":":
-                continue
-            return VirtualSpec(None, None, int(m.group(1)), text[m.end() :].strip())
+            rest = text[m.end() :]
+            if rest and not rest[0].isspace():
+                break  # ldirectord reads "192.0.2.1" as fwmark 192; we refuse to guess
+            return VirtualSpec(None, None, int(m.group(1)), rest.strip())
         return VirtualSpec(m.group(1), m.group(2), None, text[m.end() :].strip())
-    if family == 4 and ":" not in text:
-        hint = "write ADDRESS:PORT, e.g. 192.0.2.10:80, or a fwmark number"
+    if ":" not in text:
+        hint = "an address needs a port: ADDRESS:PORT, e.g. 192.0.2.10:80; or a fwmark number"
     else:
         hint = "write [IPv6]:PORT for virtual6" if family == 6 else "write ADDRESS:PORT"
     raise Invalid("E204", f"cannot read a virtual service address in '{text}'", hint)
