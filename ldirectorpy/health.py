@@ -368,8 +368,8 @@ class HealthEngine:
                 self._pairs[pid] = pair = _Pair(spec)
                 added += 1
             pair.spec = spec
-            if spec.mode is Mode.OFF:
-                continue
+            if spec.mode is Mode.OFF and self._forced_down is None:
+                continue  # nothing would ever happen in its task
             gid: _GroupId = (spec.key, spec.interval, spec.timeout, spec.mode)
             group = groups.get(gid)
             if group is None:
@@ -409,8 +409,8 @@ class HealthEngine:
 
     def _launch(self, group: _Group, now: float) -> None:
         interval = group.gid[1]
-        # `on` has nothing to spread: no I/O, and it should be up at once.
-        offset = 0.0 if group.gid[3] is Mode.ON else self._spread(group.gid) % 1.0
+        # `on`/`off` have nothing to spread: no I/O, and `on` should be up at once.
+        offset = 0.0 if group.gid[3] is not Mode.PROBE else self._spread(group.gid) % 1.0
         group.first = now + offset * interval
         group.task = asyncio.get_running_loop().create_task(
             self._run_group(group), name=f"health {group.gid[0]!r}"
@@ -445,6 +445,8 @@ class HealthEngine:
                     self._apply(pair, *force_down(pair.health), MAINTENANCE_REASON, 0.0)
             if len(forced) == len(group.members):
                 return
+        if group.gid[3] is Mode.OFF:
+            return  # as ldirectord: maintenance applies, nothing else does
         if group.gid[3] is Mode.ON:
             for pid in group.members:
                 if pid not in forced:

@@ -194,7 +194,12 @@ ON_REASON = "checktype on"
 
 
 class Mode(enum.Enum):
-    """How a pair is checked: probed, always up (``on``), or frozen (``off``)."""
+    """How a pair is checked: probed, always up (``on``), or frozen (``off``).
+
+    As in ldirectord, maintenance (the engine's ``forced_down``) applies to all
+    three: an ``off`` real in maintenance goes DOWN and, with no check to bring
+    it back, stays DOWN when released.
+    """
 
     PROBE = "probe"
     ON = "on"

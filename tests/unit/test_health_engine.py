@@ -517,3 +517,23 @@ async def test_run_returns_after_stop(clock):
     await clock.advance(3.0)
     await eng.stop()
     await asyncio.wait_for(runner, 1.0)
+
+
+async def test_checktype_off_still_honours_maintenance_and_nothing_brings_it_back(clock):
+    probe = Script(clock, "+")
+    maintenance: set[object] = set()
+    eng, events = engine(
+        clock, [pair("v", "r", probe)], forced_down=lambda p: p.real in maintenance
+    )
+    async with eng:
+        await clock.advance(0.5)
+        eng.update([pair("v", "r", probe, mode=Mode.OFF)])
+        maintenance.add("r")
+        await clock.advance(1.0)
+        maintenance.clear()
+        await clock.advance(5.0)
+    assert probe.calls == [T0]
+    assert [(e.new, e.reason) for e in events] == [
+        (State.UP, "answered"),
+        (State.DOWN, MAINTENANCE_REASON),
+    ]

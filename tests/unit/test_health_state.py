@@ -219,3 +219,48 @@ def test_verdicts_match_the_reference_and_transitions_mark_exactly_the_changes(r
             assert change.new is health.state
             assert change.up == health.up or change.kind is not Kind.TRANSITION
         previous = expected
+
+
+def test_public_surface_is_pinned():
+    from ldirectorpy import health, healthstate
+
+    assert sorted(health.__all__) == sorted(
+        [
+            "MAINTENANCE_REASON",
+            "Clock",
+            "Deadline",
+            "FakeClock",
+            "HealthEngine",
+            "HealthEvent",
+            "Mode",
+            "Monitored",
+            "PairStatus",
+            "RealClock",
+            "UpdateReport",
+            "next_slot",
+            "stable_fraction",
+        ]
+    )
+    assert sorted(healthstate.__all__) == sorted(
+        [
+            "MAINTENANCE_REASON",
+            "ON_REASON",
+            "Change",
+            "HealthEvent",
+            "Kind",
+            "Mode",
+            "Monitored",
+            "PairId",
+            "PairStatus",
+            "Policy",
+            "ProbeFn",
+            "RealHealth",
+            "State",
+            "UpdateReport",
+            "force_down",
+            "force_up",
+            "step",
+        ]
+    )
+    for module in (health, healthstate):
+        assert all(hasattr(module, name) for name in module.__all__)
