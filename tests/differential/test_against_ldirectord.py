@@ -29,6 +29,8 @@ from typing import Literal
 import oracle_sandbox as sandbox
 import pytest
 
+from ldirectorpy.config import compat
+
 pytestmark = pytest.mark.interop
 
 HERE = Path(__file__).resolve().parent
@@ -48,75 +50,46 @@ class Case:
     ldirectord: Verdict  # what the corpus author expects the oracle to say
 
 
-@dataclass(frozen=True, slots=True)
-class Deliberate:
-    """A place where ldirectorpy knowingly judges a file differently from ldirectord."""
-
-    ldirectord: Verdict
-    ldirectorpy: Verdict
-    codes: frozenset[str]  # diagnostics ldirectorpy must report there (warning or error)
-    reason: str
-
-
-def _accepts(*codes: str, reason: str) -> Deliberate:
-    """ldirectord rejects the file; ldirectorpy accepts it and says why it differs."""
-    return Deliberate("error", "ok", frozenset(codes), reason)
-
-
-def _rejects(*codes: str, reason: str) -> Deliberate:
-    """ldirectord accepts the file; ldirectorpy refuses it with the given error."""
-    return Deliberate("ok", "error", frozenset(codes), reason)
-
-
-# The deliberate differences (issue 2, "Compatibility stance"). Key: corpus file name without
-# .cf, or a generated case. Codes are ldirectorpy's (ldirectorpy/config/diagnostics.py).
-DELIBERATE: dict[str, Deliberate] = {
+# The deliberate differences (issue 2, "Compatibility stance"), keyed by corpus case (file name
+# without .cf, or a generated case). Each names its entry in ldirectorpy's own list,
+# ldirectorpy/config/compat.py, which carries the reason, the diagnostic code shown there and
+# what --check does; the corpus header says what ldirectord does. Anything else must agree.
+DELIBERATE: dict[str, str] = {
     # Harmless syntax ldirectord rejects or misreads: accepted, with a warning to fix the file.
-    "quirk-yes-trailing-comment": _accepts(
-        "W103", reason="a trailing comment after a global yes/no is harmless"
-    ),
-    "quirk-yes-trailing-space": _accepts(
-        "W102", reason="trailing whitespace after a global yes/no is harmless"
-    ),
-    "quirk-virtual-yes-trailing-comment": _accepts(
-        "W102", reason="the space left before a cut comment in a virtual is harmless"
-    ),
-    "quirk-crlf-yes-no": _accepts("W101", reason="CRLF line ends (a file edited on Windows)"),
-    "quirk-blank-line-in-virtual": _accepts(
-        "W104", reason="a blank line inside a virtual section does not end it"
-    ),
-    "quirk-indented-global": _accepts(
-        "W106", reason="an indented global line before any virtual means the same thing"
-    ),
-    "quirk-two-space-indent": _accepts(
-        "W105", reason="a line indented by fewer than 4 columns under a virtual belongs to it"
-    ),
-    "quirk-fraction-below-one": _accepts(
-        reason="sub-second intervals are allowed (contract 3: fractional seconds)"
-    ),
-    # Directives that exist only in ldirectorpy (contract 3).
-    "new-risecount": _accepts(reason="risecount is an ldirectorpy addition"),
-    "new-rdp-options": _accepts(reason="the rdp* check options are ldirectorpy additions"),
-    "new-global-limits": _accepts(
-        reason="maxprobes, maxexternalchecks and resyncinterval are ldirectorpy additions"
-    ),
-    "service-rdp": _accepts(reason="service rdp is an ldirectorpy addition"),
-    # Files ldirectord accepts but would run wrongly or dangerously: refused.
-    "checktype-external-missing-command": _rejects(
-        "E304", reason="an external check whose program is missing fails every real forever"
-    ),
-    "real-duplicate": _rejects("E302", reason="a duplicate real server in one virtual"),
-    "semantic-unknown-scheduler": _rejects(
-        "E216", reason="ipvsadm would fail at start for a scheduler IPVS does not have"
-    ),
-    "semantic-threshold-lower-above-upper": _rejects(
-        "E303", reason="a lower connection threshold above the upper one"
-    ),
-    "real-huge-weight": _rejects("E202", reason="IPVS cannot take a weight that large"),
-    "generated-world-writable": _rejects(
-        "E305", reason="root runs the commands a world-writable config names"
-    ),
+    "quirk-crlf-yes-no": "D01",
+    "quirk-yes-trailing-space": "D02",
+    "quirk-virtual-yes-trailing-comment": "D02",
+    "quirk-yes-trailing-comment": "D03",
+    "quirk-blank-line-in-virtual": "D04",
+    "quirk-two-space-indent": "D05",
+    "quirk-indented-global": "D06",
+    "quoting-request-unquoted": "D07",
+    "quoting-login-unquoted": "D07",
+    "quoting-logfile-unquoted": "D07",
+    # ldirectord's misreadings that ldirectorpy refuses.
+    "checktype-digit-in-word": "D09",
+    # Fractional seconds (contract 3): 0.5 is valid here, a zero (error) for ldirectord.
+    "quirk-fraction-below-one": "D11",
+    # Accepted by ldirectord, but it would fail at run time or do something else: refused.
+    "semantic-unknown-scheduler": "D16",
+    "real-duplicate": "D18",
+    "real-huge-weight": "D19",
+    "semantic-threshold-lower-above-upper": "D20",
+    "checktype-external-missing-command": "D21",
+    "generated-world-writable": "D22",
+    # ldirectorpy's additions (contract 3).
+    "new-risecount": "D23",
+    "new-rdp-options": "D23",
+    "new-global-limits": "D23",
+    "service-rdp": "D28",
+    # --check does not create log files, so an unwritable one is not its business.
+    "bad-logfile-unwritable": "D25",
+    "bad-monitorfile-unwritable": "D25",
 }
+
+
+def _our_verdict(difference: compat.Difference) -> Verdict:
+    return "error" if difference.verdict == "error" else "ok"
 
 
 def _read_case(path: Path) -> Case:
@@ -185,6 +158,14 @@ def _generated_cases(root: Path) -> Iterator[Case]:
     shutil.copyfile(CORPUS / "basic-minimal.cf", world)
     world.chmod(0o666)
     yield Case("generated-world-writable", world, "a world-writable copy of basic-minimal", "ok")
+    # ldirectorpy's own examples of each deliberate difference, tried on both programs.
+    for difference in compat.DIFFERENCES:
+        path = root / f"compat-{difference.id}.cf"
+        path.write_text(difference.example)
+        if difference.diagnostic == "E305":
+            path.chmod(0o666)  # the world-writable example needs the mode, not the text
+        verdict: Verdict = "error" if difference.ldirectord_rejects else "ok"
+        yield Case(f"compat-{difference.id}", path, difference.ldirectord, verdict)
 
 
 GENERATED = ["generated-empty", "generated-world-writable"]
@@ -263,27 +244,48 @@ def test_check_exits_2_exactly_when_ldirectord_does(name: str, pairs: dict[str, 
     assert pair.oracle.returncode in (2, 3), pair.oracle.describe()
     assert pair.ours.returncode in (0, 2), pair.both()
     assert "Traceback" not in pair.ours.stderr, pair.both()
-    difference = DELIBERATE.get(name)
-    if difference is None:
+    if name not in DELIBERATE:
         assert pair.our_verdict == pair.oracle_verdict, (
             f"ldirectorpy says {pair.our_verdict}, ldirectord says {pair.oracle_verdict}\n"
             + pair.both()
         )
         return
-    assert pair.oracle_verdict == difference.ldirectord, pair.both()
-    assert pair.our_verdict == difference.ldirectorpy, (
-        f"deliberate difference ({difference.reason}) not shown\n" + pair.both()
+    difference = compat.BY_ID[DELIBERATE[name]]
+    assert pair.our_verdict != pair.oracle_verdict, (
+        f"listed as deliberate difference {difference.id}, but both say {pair.our_verdict}\n"
+        + pair.both()
     )
-    missing = difference.codes - pair.our_codes
-    assert not missing, f"expected {sorted(missing)} for: {difference.reason}\n" + pair.both()
+    assert pair.our_verdict == _our_verdict(difference), (
+        f"{difference.id}: {difference.ours}\n" + pair.both()
+    )
+    if difference.diagnostic is not None:
+        assert difference.diagnostic in pair.our_codes, (
+            f"{difference.id} should show as {difference.diagnostic}\n" + pair.both()
+        )
 
 
-def test_every_deliberate_difference_names_a_case() -> None:
+def test_every_deliberate_difference_names_a_case_and_a_documented_entry() -> None:
     known = {c.name for c in CASES} | set(GENERATED)
     assert set(DELIBERATE) <= known, set(DELIBERATE) - known
-    for name, difference in DELIBERATE.items():
-        assert difference.reason, name
-        assert difference.ldirectord != difference.ldirectorpy, name
+    assert set(DELIBERATE.values()) <= set(compat.BY_ID), set(DELIBERATE.values()) - set(
+        compat.BY_ID
+    )
+
+
+@pytest.mark.parametrize("difference", compat.DIFFERENCES, ids=lambda d: d.id)
+def test_each_documented_difference_is_what_both_programs_do(
+    difference: compat.Difference, pairs: dict[str, Pair]
+) -> None:
+    """ldirectorpy/config/compat.py's own examples, against the real ldirectord."""
+    pair = pairs[f"compat-{difference.id}"]
+    assert pair.oracle.returncode in (2, 3), pair.oracle.describe()
+    assert pair.oracle_verdict == pair.case.ldirectord, (
+        f"{difference.id} says ldirectord rejects={difference.ldirectord_rejects}\n" + pair.both()
+    )
+    assert pair.ours.returncode in (0, 2), pair.both()
+    assert pair.our_verdict == _our_verdict(difference), pair.both()
+    if difference.diagnostic is not None:
+        assert difference.diagnostic in pair.our_codes, pair.both()
 
 
 def test_check_never_touches_ipvs_or_writes_files(pairs: dict[str, Pair]) -> None:
