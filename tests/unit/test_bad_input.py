@@ -323,3 +323,14 @@ def test_one_bad_file_does_not_hide_the_others(tmp_path: Path) -> None:
     assert_clean(run)
     assert str(tmp_path / "missing.cf") in run.printed
     assert_reports(run, bad, "error", "E101")
+
+
+def test_an_error_is_never_hidden_behind_the_diagnostics_cap(tmp_path: Path) -> None:
+    # 1,100 lines with two warnings each fill the report before the one error at the end.
+    path = tmp_path / "noisy.cf"
+    noisy = "".join(f"checkinterval = {i + 1}s\n" for i in range(1100))
+    path.write_text(noisy + "nosuchdirective = 1\n" + MINIMAL)
+    run = check(str(path))
+    assert run.returncode == 2, run.printed[-2000:]
+    assert "Traceback" not in run.printed
+    assert_reports(run, path, "error", "E101")
