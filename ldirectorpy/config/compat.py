@@ -64,7 +64,8 @@ DIFFERENCES: tuple[Difference, ...] = (
         "seconds (1.5 is read as 1).", "Fractions are honoured (1.5 is 1.5 s).", "ok", False,
         "checkinterval = 1.5\nnegotiatetimeout = 1\n" + V),
     Difference("D12", None, "A per-virtual checkinterval is ignored (with a warning) unless "
-        "fork = yes.", "It is always honoured.", "ok", False, V + "    checkinterval = 3\n    negotiatetimeout = 2\n"),
+        "fork = yes.", "It is always honoured.", "ok", False,
+        V + "    checkinterval = 3\n    negotiatetimeout = 2\n"),
     Difference("D13", None, "Port 3389 gives service none, so a negotiate check never checks "
         "anything.", "Port 3389 gives service rdp.", "ok", False,
         "virtual=192.0.2.10:3389\n    real=192.0.2.11:3389 gate\n"),

@@ -68,14 +68,14 @@ SAMPLES: dict[str, tuple[str, object, str | None, str | None]] = {
         ("a@example.com", "b@example.com"),
         '""',
         "E218",
-    ),  # fmt: skip
+    ),
     "emailalertfreq": ("60", 60, "x", "E201"),
     "emailalertstatus": (
         "starting, running",
         frozenset({"starting", "running"}),
         "none,all",
         "E214",
-    ),  # fmt: skip
+    ),
     "emailalertfrom": ("ops@example.com", "ops@example.com", "", "E218"),
     "smtp": ("mail.example.com", "mail.example.com", "@@", "E203"),
     "logfile": ('"local0"', "local0", '""', "E218"),
@@ -226,8 +226,10 @@ def test_a_repeated_setting_warns_and_the_last_wins():
 
 
 def test_the_virtual_value_overrides_the_global_one():
-    r = lint("quiescent = yes\n" + V + "    quiescent = no\nvirtual = 192.0.2.20:80\n"
-             "    real = 192.0.2.21:80 gate\n")  # fmt: skip
+    r = lint(
+        "quiescent = yes\n" + V + "    quiescent = no\nvirtual = 192.0.2.20:80\n"
+        "    real = 192.0.2.21:80 gate\n"
+    )
     assert r.config is not None
     assert [v.quiescent for v in r.config.virtuals] == [False, True]
     assert r.config.virtuals[1].where("quiescent") == r.config.where("quiescent")
@@ -245,8 +247,7 @@ def test_emailalertstatus_all_and_none():
     assert r.config is not None and r.config.virtuals[0].emailalertstatus == frozenset()
     r = virtual("emailalertstatus = all")
     assert r.config is not None
-    assert r.config.virtuals[0].emailalertstatus == {"starting", "running", "stopping",
-                                                      "reloading"}  # fmt: skip
+    assert r.config.virtuals[0].emailalertstatus == {"starting", "running", "stopping", "reloading"}
 
 
 def test_bare_supervised_means_yes_with_a_warning():

@@ -1,0 +1,114 @@
+"""Bad input never raises: each gets diagnostics and the documented outcome."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import time
+
+from cfgtest import RESOLVER, V, codes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ldirectorpy.config import load
+from ldirectorpy.config.build import build
+from ldirectorpy.config.diagnostics import Sink
+from ldirectorpy.config.parser import parse_text
+
+SAMPLE = (
+    "checktimeout = 3\nquiescent = yes\nfallback = 198.51.100.9:80 gate\n"
+    'virtual = 192.0.2.10:80\n    real = 192.0.2.11:80 gate 2 "/a", "b" l:1 u:9\n'
+    '    real = 192.0.2.20->192.0.2.22 masq\n    service = http\n    request = "x"\n'
+    "virtual6 = [2001:db8::1]:443\n    real6 = [2001:db8::2]:443 gate\n"
+    "virtual = 7\n    real = 192.0.2.30 gate\n    checktype = 2\n    service = https\n"
+)
+
+
+def test_empty_file_is_a_valid_config_with_no_virtuals(tmp_path):
+    path = tmp_path / "empty.cf"
+    path.write_bytes(b"")
+    r = load(path)
+    assert r.diagnostics == ()
+    assert r.config is not None and r.config.virtuals == ()
+
+
+def test_binary_garbage(tmp_path):
+    path = tmp_path / "garbage.cf"
+    path.write_bytes(random.Random(1).randbytes(20000))
+    r = load(path)
+    assert r.config is None and codes(r) == ["E106"]
+
+
+def test_binary_without_nul_bytes(tmp_path):
+    path = tmp_path / "garbage.cf"
+    path.write_bytes(random.Random(2).randbytes(20000).replace(b"\0", b"x"))
+    r = load(path)
+    assert r.config is None and "W108" in codes(r)
+
+
+def test_a_one_megabyte_line(tmp_path):
+    path = tmp_path / "long.cf"
+    path.write_text(V + "    comment = " + "x" * 1_000_000 + '\n    receive = "' + "#" * 1000)
+    started = time.perf_counter()
+    r = load(path)
+    assert time.perf_counter() - started < 5
+    assert r.config is None  # the unterminated quote
+    assert codes(r) == ["E102"]
+
+
+def test_a_hundred_thousand_lines_is_linear(tmp_path):
+    base = ipaddress.IPv4Address("198.18.0.0")
+    lines = ["checkinterval = 30"]
+    for i in range(2500):
+        lines.append(f"virtual = {base + i + 1}:80")
+        lines += [f"    real = {base + 65536 + i * 39 + j}:80 gate" for j in range(39)]
+    path = tmp_path / "big.cf"
+    path.write_text("\n".join(lines) + "\n")
+    assert len(lines) == 100_001
+    started = time.perf_counter()
+    r = load(path, resolver=RESOLVER)
+    elapsed = time.perf_counter() - started
+    assert r.config is not None and len(r.config.virtuals) == 2500
+    assert sum(len(v.reals) for v in r.config.virtuals) == 97_500
+    assert elapsed < 30, elapsed  # about 3 s on a loaded 2-core machine
+
+
+def test_symlink_loop_and_dangling_link(tmp_path):
+    loop = tmp_path / "a.cf"
+    os.symlink(tmp_path / "b.cf", loop)
+    os.symlink(loop, tmp_path / "b.cf")
+    assert codes(load(loop)) == ["E001"]
+    dangling = tmp_path / "d.cf"
+    os.symlink(tmp_path / "nowhere", dangling)
+    r = load(dangling)
+    assert codes(r) == ["E001"] and r.unreadable
+
+
+def test_a_fifo_is_not_read(tmp_path):
+    fifo = tmp_path / "fifo.cf"
+    os.mkfifo(fifo)
+    assert codes(load(fifo)) == ["E002"]
+
+
+def test_a_path_with_a_nul_byte():
+    r = load("bad\0name.cf")
+    assert codes(r) == ["E001"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(SAMPLE)), st.integers(0, 8), st.text(max_size=6)),
+        max_size=6,
+    )
+)
+def test_mutated_files_only_ever_give_diagnostics_or_a_model(edits):
+    text = SAMPLE
+    for at, cut, insert in edits:
+        text = text[:at] + insert + text[at + cut :]
+    sink = Sink("mutated.cf")
+    config = build(parse_text(text, "mutated.cf", sink), RESOLVER, sink)
+    assert config is not None
+    for d in sink.finish():
+        assert d.code and d.message and d.line >= 0
