@@ -20,6 +20,7 @@ class Difference:
     verdict: str  # what --check does: "ok", "warning" or "error"
     ldirectord_rejects: bool  # does ldirectord report a config error?
     example: str  # a minimal file showing it (a virtual section is appended when needed)
+    mode: int = 0o644  # the file mode the example needs (D22: world-writable)
 
 
 V = "virtual=192.0.2.10:80\n    real=192.0.2.11:80 gate\n"
@@ -93,7 +94,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "check.", "A missing, relative or non-executable checkcommand is an error.", "error",
         False, V + "    checktype = external\n    checkcommand = /nonexistent/check\n"),
     Difference("D22", "E305", "A world-writable configuration is read.",
-        "An error: root runs the commands it names.", "error", False, V),
+        "An error: root runs the commands it names.", "error", False, V, mode=0o666),
     Difference("D23", None, "New directives (risecount, rdp*, maxprobes, maxexternalchecks, "
         "resyncinterval) are unknown commands.", "Accepted.", "ok", True,
         "risecount = 2\n" + V),
@@ -120,6 +121,8 @@ DIFFERENCES: tuple[Difference, ...] = (
         "(real=192.0.2.2::5060 reads host 5060, as in ldirectord's own sample).",
         "The line must start with the address.", "error", False,
         "virtual=192.0.2.10:5060\n    real=192.0.2.2::5060 gate\n"),
+    Difference("D32", None, "checktimeout = 0.5 reads as 0, which is an error.",
+        "Half a second.", "ok", True, "checktimeout = 0.5\ncheckinterval = 1\n" + V),
 )  # fmt: skip
 
 BY_ID = {d.id: d for d in DIFFERENCES}

@@ -114,7 +114,7 @@ CODES: dict[str, str] = {
     "W202": "a deprecated directive",
     "W203": "the maintenance directory does not exist",
     "W204": "quotes around a value ldirectord passes on verbatim",
-    "W301": "a fwmark virtual with negotiate checks and no service: never checked",
+    "W301": "negotiate checks without a service (a fwmark, or an unknown port): never checked",
     "W302": "a check timeout longer than the check interval",
     "W303": "a virtual service without real servers",
     "W304": "a setting that has no effect here",

@@ -192,7 +192,10 @@ class _Parser:
         text = line.value
         at_value = self.loc(line, line.value_col)
         quoted = text.startswith('"')
-        if virtual_global_comment(line) and not isinstance(d.kind, k.Int | k.Seconds):
+        # ldirectord reads numbers by their first digit run, and its `"(.*)"` for the
+        # quoted-only directives ends at the last quote: both shrug off a comment.
+        harmless = isinstance(d.kind, k.Int | k.Seconds) or (quoted and d.quotes is Quotes.REQUIRED)
+        if virtual_global_comment(line) and not harmless:
             self.sink.add(
                 "W103",
                 at_value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -47,12 +48,14 @@ def check_virtual(v: Virtual, sink: Sink) -> None:
                 r.loc,
                 f"lower threshold l:{r.lower} is above upper threshold u:{r.upper}",
             )
-    if v.fwmark is not None and v.checktype in _NEGOTIATING and v.service == "none":
+    if v.checktype in _NEGOTIATING and v.service == "none" and not v.service_explicit:
+        why = "a fwmark has no port" if v.fwmark is not None else f"port {v.port} has none"
         sink.add(
             "W301",
             v.loc,
-            f"fwmark virtual service {v} with negotiate checks but no service: never checked",
-            "set service = (e.g. http, rdp), or checktype = connect",
+            f"{v} has negotiate checks but no service ({why}): its servers are never checked",
+            "set service = (e.g. http, rdp), or checktype = connect; service = none says "
+            "you mean it",
         )
     timeout = v.negotiatetimeout if v.checktype in _NEGOTIATING else v.checktimeout
     which = "negotiatetimeout" if v.checktype in _NEGOTIATING else "checktimeout"
@@ -77,12 +80,14 @@ def _check_command(v: Virtual, sink: Sink) -> None:
     loc = v.where("checkcommand") or v.loc
     cmd = v.checkcommand
     if not os.path.isabs(cmd):
-        sink.add(
-            "E304",
-            loc,
-            f"checkcommand '{cmd}' is not an absolute path",
-            "checkcommand is executed without a shell and without PATH lookup",
-        )
+        # exec'd like execvp: a bare name is looked up on PATH
+        if shutil.which(cmd) is None:
+            sink.add(
+                "E304",
+                loc,
+                f"checkcommand '{cmd}' is not found on PATH",
+                "use an absolute path; the command is run without a shell, so no arguments",
+            )
     elif not os.path.isfile(cmd):
         sink.add("E304", loc, f"checkcommand '{cmd}' does not exist")
     elif v.checktype == "external" and not os.access(cmd, os.X_OK):

@@ -13,8 +13,7 @@ from ldirectorpy.config.diagnostics import CODES
 @pytest.mark.parametrize("diff", DIFFERENCES, ids=lambda d: d.id)
 def test_difference_example_gets_the_documented_verdict(diff):
     path = write(diff.example)
-    if diff.id == "D22":
-        path.chmod(0o666)
+    path.chmod(diff.mode)
     result = load(path)
     verdict = "error" if result.errors else "warning" if result.warnings else "ok"
     assert verdict == diff.verdict, result.diagnostics
