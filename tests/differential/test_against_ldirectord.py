@@ -72,6 +72,7 @@ DELIBERATE: dict[str, str] = {
     "quirk-fraction-below-one": "D11",
     # Accepted by ldirectord, but it would fail at run time or do something else: refused.
     "semantic-unknown-scheduler": "D16",
+    "quirk-scheduler-with-digit": "D16",  # ldirectord reads 'wlc2' as wlc; we refuse it
     "real-duplicate": "D18",
     "real-huge-weight": "D19",
     "semantic-threshold-lower-above-upper": "D20",
