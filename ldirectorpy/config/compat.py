@@ -123,6 +123,9 @@ DIFFERENCES: tuple[Difference, ...] = (
         "virtual=192.0.2.10:5060\n    real=192.0.2.2::5060 gate\n"),
     Difference("D32", None, "checktimeout = 0.5 reads as 0, which is an error.",
         "Half a second.", "ok", True, "checktimeout = 0.5\ncheckinterval = 1\n" + V),
+    Difference("D33", "W112", "A UTF-8 byte order mark makes the first line an unknown "
+        "command.", "The mark is skipped; a warning.", "warning", True,
+        "\ufeffautoreload = no\n" + V),
 )  # fmt: skip
 
 BY_ID = {d.id: d for d in DIFFERENCES}

@@ -83,6 +83,14 @@ def _decode(data: bytes, name: str, sink: Sink) -> str | None:
             "the file contains NUL bytes; it is not a text configuration",
         )
         return None
+    if data.startswith(b"\xef\xbb\xbf"):
+        sink.add(
+            "W112",
+            Loc(name, 1, 1),
+            "the file starts with a UTF-8 byte order mark",
+            "ldirectord reads it as part of the first directive; save without a BOM",
+        )
+        data = data[3:]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

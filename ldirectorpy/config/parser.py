@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ldirectorpy.config import values as k
 from ldirectorpy.config.diagnostics import Loc, Sink, shown
-from ldirectorpy.config.directives import BY_NAME, NAMES, OPENERS, Directive, Quotes
+from ldirectorpy.config.directives import BY_NAME, NAMES, OPENERS, STRUCTURAL, Directive, Quotes
 from ldirectorpy.config.lexer import Line, lex
 from ldirectorpy.config.model import Family
 
@@ -190,6 +190,8 @@ class _Parser:
     def unquote(self, d: Directive, line: Line) -> str | None:
         """The value with its quotes handled as ldirectord handles them for `d`."""
         text = line.value
+        if d.name in STRUCTURAL:
+            return text  # real= keeps its own quotes (per-real request/receive)
         at_value = self.loc(line, line.value_col)
         quoted = text.startswith('"')
         # ldirectord reads numbers by their first digit run, and its `"(.*)"` for the

@@ -55,6 +55,7 @@ TRIGGERS: dict[str, str] = {
     "W109": "supervised\n" + V,
     "W110": "autoreload = no\nautoreload = yes\n" + V,
     "W111": V + '    receive = "a#b"\n',
+    "W112": "\ufeffautoreload = no\n" + V,
     "W201": "checkinterval = 5s\n" + V,
     "W202": "checkcount = 2\n" + V,
     "W203": "maintenancedir = /nonexistent/maintenance\n" + V,
