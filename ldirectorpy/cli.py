@@ -38,5 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ldirectorpy.commands import probe
 
         return probe.main(args[1:])
-    sys.stderr.write("ldirectorpy: the daemon commands are not built yet; try --check\n")
-    return 1
+    from ldirectorpy.commands import lifecycle
+
+    return lifecycle.main(args)

@@ -14,7 +14,8 @@ it passes in. ldirectord's semantics (reference §3), and where we differ:
   gets no traffic before a successful probe.
 - `checktype=off` freezes a real: whatever the kernel holds for it stays.
 - The fallback server is present, at weight 1, exactly while no real of its
-  virtual is up; it is always deleted, never quiesced.
+  virtual is up and none is still waiting for its first verdict (ldirectord
+  adds it for a moment at every start); it is always deleted, never quiesced.
 - Everything else the kernel holds under an owned service (reals not in the
   configuration) is removed: the planner deletes what is not desired.
 """
@@ -164,7 +165,7 @@ def desired_virtual(
 ) -> tuple[Destination, ...]:
     """The destinations one virtual service should hold now."""
     dests: list[Destination] = []
-    any_up = False
+    any_up = pending = False
     for real in spec.reals:
         present = actual.get(real.dest.key)
         if real.mode is Mode.OFF:
@@ -175,11 +176,21 @@ def desired_virtual(
         if is_up(real, health, adopted):
             dests.append(real.dest)
             any_up = True
+        elif health.get(real.pair, State.UNKNOWN) is State.UNKNOWN:
+            pending = True
+            if spec.quiescent:
+                dests.append(replace(real.dest, weight=0))
+            continue
         elif spec.quiescent and (
             present is not None or readdquiescent or real.pair not in programmed
         ):
             dests.append(replace(real.dest, weight=0))
-    if spec.fallback is not None and not any_up and spec.fallback.key not in _keys(dests):
+    # The fallback waits for every real's first verdict: no start-up flicker.
+    if (
+        spec.fallback is not None
+        and not (any_up or pending)
+        and spec.fallback.key not in _keys(dests)
+    ):
         dests.append(spec.fallback)
     return tuple(dests)
 

@@ -19,8 +19,18 @@ CONFIG defaults to ldirectord.cf, looked up as /etc/ha.d/CONFIG,
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from ldirectorpy.daemon import control
+from ldirectorpy.daemon.pidfile import State, pid_path, probe
 
 COMMANDS = ("start", "stop", "restart", "try-restart", "reload", "force-reload", "status")
 DEFAULT_CONFIG = "ldirectord.cf"
@@ -91,3 +101,108 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         raise UsageError(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
     config = positional[0] if len(positional) == 2 else DEFAULT_CONFIG
     return Invocation(command, config, debug, foreground, json, stop_timeout)
+
+
+# --- the commands -----------------------------------------------------------
+
+
+def main(argv: Sequence[str]) -> int:
+    try:
+        inv = parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"ldirectorpy: {exc}\n{__doc__}")
+        return EXIT_USAGE
+    config_path = locate(inv.config)
+    if inv.command == "status":
+        return status(inv, config_path)
+    if inv.command == "stop":
+        return stop(config_path, inv.stop_timeout)
+    if inv.command in ("reload", "force-reload"):
+        return reload(config_path)
+    if inv.command == "try-restart" and probe(pid_path(config_path)).state is not State.RUNNING:
+        return EXIT_OK
+    if inv.command in ("restart", "try-restart"):
+        code = stop(config_path, inv.stop_timeout)
+        if code != EXIT_OK:
+            return code
+    return start(inv, config_path)
+
+
+def locate(name: str) -> Path:
+    """The config file as ldirectord finds it; the name as given when absent."""
+    from ldirectorpy.config import find_config
+
+    found = find_config(name)
+    return Path(os.path.abspath(found if found is not None else name))
+
+
+def start(inv: Invocation, config_path: Path) -> int:
+    from ldirectorpy.daemon import runner
+
+    return runner.start(config_path, debug=inv.debug, foreground=inv.foreground)
+
+
+def stop(config_path: Path, timeout: float) -> int:
+    """SIGTERM the daemon and wait until it has cleaned up and let go of its pid file."""
+    path = pid_path(config_path)
+    current = probe(path)
+    if current.state is State.STALE:
+        # Nobody holds it, so nobody else will remove it.
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return EXIT_OK
+    if current.state is State.STOPPED or current.pid is None:
+        return EXIT_OK
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(current.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while probe(path).state is State.RUNNING:
+        if time.monotonic() >= deadline:
+            sys.stderr.write(
+                f"ldirectorpy for {config_path} (pid {current.pid}) "
+                f"did not stop within {timeout:g}s\n"
+            )
+            return EXIT_GENERIC
+        time.sleep(0.05)
+    return EXIT_OK
+
+
+def reload(config_path: Path) -> int:
+    current = probe(pid_path(config_path))
+    if current.state is not State.RUNNING or current.pid is None:
+        # LSB says 7 here; ldirectord answers 1.
+        sys.stderr.write(f"ldirectorpy for {config_path} is not running\n")
+        return EXIT_NOT_RUNNING
+    os.kill(current.pid, signal.SIGHUP)
+    return EXIT_OK
+
+
+def status(inv: Invocation, config_path: Path) -> int:
+    """Exit 0 running, 1 dead with a pid file, 3 stopped; the first stdout line
+    says `running`, `not running` or `stopped`, as heartbeat reads it."""
+    from ldirectorpy.commands import status_view
+
+    path = pid_path(config_path)
+    current = probe(path)
+    if current.state is State.RUNNING:
+        report = control.request(control.socket_path(config_path))
+        if inv.json:
+            doc = {"state": "running", "pid": current.pid, "config": str(config_path)}
+            sys.stdout.write(json.dumps({**doc, "daemon": report}, indent=2) + "\n")
+        else:
+            sys.stdout.write(f"ldirectorpy for {config_path} is running with pid: {current.pid}\n")
+            sys.stdout.write(status_view.render(report))
+        return EXIT_OK
+    if current.state is State.STALE:
+        message = f"ldirectorpy for {config_path} is not running (stale pid file {path})"
+        code = EXIT_STATUS_DEAD
+        state = "dead"
+    else:
+        message = f"ldirectorpy for {config_path} is stopped"
+        code = EXIT_STATUS_STOPPED
+        state = "stopped"
+    if inv.json:
+        sys.stdout.write(json.dumps({"state": state, "config": str(config_path)}) + "\n")
+    else:
+        sys.stdout.write(message + "\n")
+    return code

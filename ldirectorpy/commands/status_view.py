@@ -10,6 +10,7 @@ The report's shape, produced by the daemon:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 COLUMNS = ("REAL", "HEALTH", "WEIGHT", "KERNEL", "LATENCY", "REASON")
@@ -23,7 +24,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]], indent: str = "  ") -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:

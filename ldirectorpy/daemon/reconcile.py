@@ -1,0 +1,129 @@
+"""The reconciler: one place that writes the kernel, level-triggered.
+
+Each pass dumps the owned services once, asks the director for the desired
+table, plans the difference and applies it. Callers only mark it dirty; it
+coalesces bursts of health events into one pass (seesaw's batching) and also
+runs on a timer, which is what repairs a table someone changed by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ldirectorpy.changes import Change, describe
+from ldirectorpy.director import PairId, VirtualSpec, adoptable, desired_table
+from ldirectorpy.healthstate import State
+from ldirectorpy.ipvs.backend import ApplyReport, IPVSBackend
+from ldirectorpy.ipvs.backend import describe as describe_op
+from ldirectorpy.ipvs.errors import IPVSError
+from ldirectorpy.ipvs.planner import plan
+from ldirectorpy.ipvs.types import ServiceKey, Table
+
+log = logging.getLogger("ldirectorpy")
+
+COALESCE = 0.05  # seconds to gather a burst of events into one pass
+RETRY = 1.0  # seconds before retrying after a failed write
+
+
+@dataclass(slots=True)
+class PassResult:
+    at: float
+    writes: int
+    changes: list[Change]
+    error: str | None
+    actual: Table  # the kernel after the pass, as far as we know
+
+
+@dataclass(slots=True)
+class Reconciler:
+    backend: IPVSBackend
+    virtuals: tuple[VirtualSpec, ...]
+    health: Callable[[], Mapping[PairId, State]]
+    readdquiescent: bool = False
+    on_changes: Callable[[list[Change]], None] | None = None
+    adopted: frozenset[PairId] = frozenset()
+    programmed: set[PairId] = field(default_factory=set)
+    last: PassResult | None = None
+    passes: int = 0
+    _dirty: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def owned(self) -> frozenset[ServiceKey]:
+        return frozenset(v.key for v in self.virtuals)
+
+    async def adopt(self) -> Table:
+        """Read the kernel before the first pass: reals serving now stay up
+        until their first verdict."""
+        actual = await self.backend.dump(self.owned)
+        self.adopted = adoptable(self.virtuals, actual)
+        return actual
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    async def run(self, resync: float) -> None:
+        """Pass whenever marked dirty, and at least every `resync` seconds."""
+        while True:
+            try:
+                async with asyncio.timeout(resync):
+                    await self._dirty.wait()
+                await asyncio.sleep(COALESCE)
+            except TimeoutError:
+                pass
+            self._dirty.clear()
+            result = await self.reconcile()
+            if result.error is not None:
+                await asyncio.sleep(RETRY)
+                self._dirty.set()
+
+    async def reconcile(
+        self,
+        virtuals: tuple[VirtualSpec, ...] | None = None,
+        owned: Collection[ServiceKey] | None = None,
+        purge_tag: str = "resync",
+    ) -> PassResult:
+        """One pass. `virtuals`/`owned` override the current ones (stop, reload)."""
+        virtuals = self.virtuals if virtuals is None else virtuals
+        owned = self.owned if owned is None else frozenset(owned)
+        self.passes += 1
+        try:
+            actual = await self.backend.dump(owned)
+        except IPVSError as exc:
+            self.last = PassResult(time.time(), 0, [], f"reading the IPVS table: {exc}", Table())
+            log.error("Reading the IPVS table failed: %s", exc)
+            return self.last
+        desired = desired_table(
+            virtuals,
+            self.health(),
+            actual,
+            adopted=self.adopted,
+            programmed=self.programmed,
+            readdquiescent=self.readdquiescent,
+        )
+        ops = plan(desired, actual, owned)
+        changes = describe(ops, virtuals, actual, purge_tag=purge_tag)
+        report = await self.backend.apply(ops) if ops else ApplyReport()
+        self.programmed.update(_pairs(desired))
+        error = None
+        failed = {id(f.op) for f in report.errors}
+        done = [c for c, op in zip(changes, ops, strict=True) if id(op) not in failed]
+        for message in (c.message for c in done):
+            log.info("%s", message)
+        for failure in report.errors:
+            log.error("IPVS update failed: %s: %s", describe_op(failure.op), failure.error)
+        if report.errors:
+            error = f"{len(report.errors)} IPVS update(s) failed, first: {report.errors[0]}"
+        self.last = PassResult(time.time(), report.total, done, error, desired)
+        if done and self.on_changes is not None:
+            self.on_changes(done)
+        return self.last
+
+
+def _pairs(table: Table) -> Iterable[PairId]:
+    for service, dests in table.destinations.items():
+        for key in dests:
+            yield (service, key)
