@@ -49,9 +49,17 @@ class _Parser:
         self.out = Parsed(path)
         self.current: RawVirtual | None = None
         self.crlf_reported = False
+        self._loc_line = 0
+        self._locs: dict[int, Loc] = {}
 
     def loc(self, line: Line, col: int) -> Loc:
-        return Loc(self.path, line.number, col)
+        # a line asks for its key's and its value's place several times: share them
+        if line.number != self._loc_line:
+            self._loc_line, self._locs = line.number, {}
+        loc = self._locs.get(col)
+        if loc is None:
+            loc = self._locs[col] = Loc(self.path, line.number, col)
+        return loc
 
     def run(self, text: str) -> Parsed:
         for line in lex(text):

@@ -15,6 +15,7 @@ from ldirectorpy.config import load
 from ldirectorpy.config.build import build
 from ldirectorpy.config.diagnostics import Sink
 from ldirectorpy.config.parser import parse_text
+from ldirectorpy.config.semantic import check_config
 
 SAMPLE = (
     "checktimeout = 3\nquiescent = yes\nfallback = 198.51.100.9:80 gate\n"
@@ -109,6 +110,6 @@ def test_mutated_files_only_ever_give_diagnostics_or_a_model(edits):
         text = text[:at] + insert + text[at + cut :]
     sink = Sink("mutated.cf")
     config = build(parse_text(text, "mutated.cf", sink), RESOLVER, sink)
-    assert config is not None
+    check_config(config, sink)
     for d in sink.finish():
         assert d.code and d.message and d.line >= 0

@@ -316,7 +316,7 @@ def test_model_is_immutable_and_hashable():
     assert r.config is not None
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.config.virtuals[0].scheduler = "rr"  # type: ignore[misc]
-    assert hash(r.config) == hash(lint(TS).config) or True  # computable
+    assert isinstance(hash(r.config), int)  # usable as a dict key, e.g. across reloads
     assert len({v.key for v in r.config.virtuals}) == 1
 
 
