@@ -19,6 +19,7 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ldirectorpy.checks import _sockio
 from ldirectorpy.checks._common import ProbeFailure, Progress, bounded
 from ldirectorpy.checks._der import cert_not_after
 from ldirectorpy.checks.rdp_wire import (
@@ -151,7 +152,7 @@ async def _receive_tpkt(loop: asyncio.AbstractEventLoop, sock: socket.socket) ->
     buf = bytearray()
     need = 4
     while len(buf) < need:
-        chunk = await loop.sock_recv(sock, MAX_TPKT - len(buf))
+        chunk = await _sockio.recv(loop, sock, MAX_TPKT - len(buf))
         if not chunk:
             raise RdpDecodeError(f"connection closed after {len(buf)} bytes")
         buf += chunk
@@ -166,9 +167,9 @@ async def _negotiate(target: Target, options: RdpOptions, progress: Progress) ->
     transport: asyncio.Transport | None = None
     try:
         sock.setblocking(False)
-        await loop.sock_connect(sock, target.sockaddr)
+        await _sockio.connect(loop, sock, target.sockaddr)
         progress.stage = "X.224 request"
-        await loop.sock_sendall(sock, options.request)
+        await _sockio.sendall(loop, sock, options.request)
         progress.stage = "X.224 confirm"
         verdict = judge(parse_connection_confirm(await _receive_tpkt(loop, sock)), options)
         if not (verdict.ok and verdict.tls and options.tls):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from ldirectorpy.checks import _sockio
 from ldirectorpy.checks._common import Progress, bounded
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
@@ -17,7 +18,7 @@ async def _connect(target: Target, progress: Progress) -> tuple[bool, str]:
     sock = socket.socket(target.family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
-        await loop.sock_connect(sock, target.sockaddr)
+        await _sockio.connect(loop, sock, target.sockaddr)
         return True, "connect ok"
     finally:
         sock.close()
