@@ -145,6 +145,7 @@ class Sink:
             self._suppressed += 1
             return
         severity = Severity.ERROR if code.startswith("E") else Severity.WARNING
+        message, hint = _clip(message), _clip(hint) if hint else hint
         line, col = (loc.line, loc.col) if loc else (0, 0)
         path = loc.path if loc else self.path
         self.items.append(Diagnostic(severity, path, line, col, code, message, hint))
@@ -169,6 +170,14 @@ class Sink:
     @property
     def has_errors(self) -> bool:
         return self._errors > 0
+
+
+MAX_MESSAGE = 300
+
+
+def _clip(text: str) -> str:
+    """Messages quote user text; a 1 MB value must not make a 1 MB message."""
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
 def shown(text: str, limit: int = 60) -> str:

@@ -71,7 +71,7 @@ DIRECTIVES: tuple[Directive, ...] = (
         "the virtual's). The weight defaults to 1 and may be 0..65535. A per-real request and "
         "receive override the virtual's. `l:`/`u:` are the IPVS connection thresholds.",
         repeat=True),
-    Directive("real6", V, k.Raw(f"[IPv6][:PORT] {_FWD} ..."), None,
+    Directive("real6", V, k.Raw(f"[IPv6][:PORT] {_FWD} [W] [\"REQ\", \"RECV\"] [l:N] [u:N]"), None,
         "An IPv6 real server, in a `virtual6` section; same syntax as `real` with a "
         "bracketed address. Ranges are not supported.", repeat=True),
     # -- timing --
