@@ -9,9 +9,15 @@ process is pinned to CPU 0, so "probes/s" is what one core of asyncio does.
 Each round probes every target once with N worker coroutines pulling from
 the target list. CPU per probe is this process's user+system time per probe;
 the responder's CPU is shown too (if it nears 100 % it is the bottleneck).
+"1e6/CPU" is the rate one whole core would sustain at that CPU cost: the
+measured probes/s is only meaningful on an otherwise idle machine (the CPU
+column says how much of a core this process actually got).
 
 The peer is ldirectord's serial model done as fast as Python can: one
 blocking socket per target, connect/send/recv/close, one after the other.
+The latency rows make the responder hold each answer back (--latency-ms,
+like a real server's think time and RTT): there the serial model is bound by
+latency, not CPU.
 
 Memory:
   idle     tracemalloc bytes held per monitored real by its CheckSpec (Target
@@ -63,11 +69,11 @@ def make_targets(addrs: int, ports: int, count: int) -> list[Target]:
 
 
 class Responder:
-    def __init__(self, mode: str, addrs: int, ports: int) -> None:
+    def __init__(self, mode: str, addrs: int, ports: int, delay_ms: float = 0.0) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "probe_responder.py"), mode, "--base", BASE,
              "--addrs", str(addrs), "--ports", str(ports), "--first-port", str(FIRST_PORT),
-             "--cpu", str(RESPONDER_CPU)],
+             "--cpu", str(RESPONDER_CPU), "--delay-ms", str(delay_ms)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -196,7 +202,7 @@ async def inflight_memory(targets: Sequence[Target]) -> tuple[float, float]:
 
 def fmt_row(name: str, r: dict[str, float]) -> str:
     return (f"  {name:<34} {r['rate']:>9,.0f} {r['cpu_us']:>9.1f} {r['user_us']:>7.1f} "
-            f"{r['cpu_pct']:>7.0f}% "
+            f"{1e6 / r['cpu_us']:>9,.0f} {r['cpu_pct']:>7.0f}% "
             f"{r['resp_pct']:>9.0f}% {int(r['down']):>6}")  # fmt: skip
 
 
@@ -206,6 +212,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", default="100,1000")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--latency-ms", type=float, default=20.0,
+                    help="server think time for the latency rows")  # fmt: skip
     args = ap.parse_args()
     os.sched_setaffinity(0, {PROBE_CPU})
     need = args.targets * 2 + 1000
@@ -221,7 +229,8 @@ def main() -> None:
         f"  load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
         f"on {os.cpu_count()} CPUs"
     )
-    print(f"  {'check':<34} {'probes/s':>9} {'CPU us/p':>9} {'user us':>7} {'CPU':>8} "
+    print(f"  {'check':<34} {'probes/s':>9} {'CPU us/p':>9} {'user us':>7} {'1e6/CPU':>9} "
+          f"{'CPU':>8} "
           f"{'responder':>10} "
           f"{'down':>6}")  # fmt: skip
     rdp_options = RdpOptions()
@@ -251,6 +260,18 @@ def main() -> None:
                 )
         finally:
             responder.stop()
+
+    delay = args.latency_ms
+    responder = Responder("rdp", addrs, ports, delay)
+    try:
+        print(fmt_row(f"rdp asyncio, 1000 in flight, {delay:g} ms", measure(
+            rdp_call, targets, 1000, 1, responder)))  # fmt: skip
+        if not args.no_peer:
+            sample = targets[:200]
+            print(fmt_row(f"rdp serial, {delay:g} ms (200 targets)",
+                          serial_peer("rdp", sample, responder)))  # fmt: skip
+    finally:
+        responder.stop()
 
     print("memory per monitored real")
     print(f"  idle (CheckSpec + probe closure): {idle_memory(targets):,.0f} B (tracemalloc)")

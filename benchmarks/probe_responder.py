@@ -16,12 +16,15 @@ Prints "ready" once every listener is bound; runs until killed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import heapq
 import ipaddress
 import os
 import resource
 import select
 import socket
 import sys
+import time
 
 CC_RDP = bytes.fromhex("030000130ed000001234000201080000000000")
 
@@ -34,6 +37,7 @@ def main() -> None:
     ap.add_argument("--ports", type=int, default=100)
     ap.add_argument("--first-port", type=int, default=20000)
     ap.add_argument("--cpu", type=int)
+    ap.add_argument("--delay-ms", type=float, default=0.0, help="rdp: answer this much later")
     args = ap.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -58,8 +62,18 @@ def main() -> None:
 
     conns: dict[int, socket.socket] = {}
     mode = args.mode
+    delay = args.delay_ms / 1000
+    due: list[tuple[float, int]] = []  # (when, fd) answers held back by --delay-ms
     while True:
-        for fd, _events in ep.poll():
+        now = time.monotonic()
+        while due and due[0][0] <= now:
+            _, fd = heapq.heappop(due)
+            conn = conns.pop(fd)
+            with contextlib.suppress(OSError):
+                conn.send(CC_RDP)
+            conn.close()
+        timeout = max(0.0, due[0][0] - now) if due else -1
+        for fd, _events in ep.poll(timeout):
             listener = listeners.get(fd)
             if listener is not None:
                 while True:
@@ -74,14 +88,19 @@ def main() -> None:
                     conns[conn.fileno()] = conn
                     ep.register(conn.fileno(), select.EPOLLIN)
                 continue
-            conn = conns.pop(fd)
+            ep.unregister(fd)
+            conn = conns[fd]
             try:
                 data = conn.recv(1024)
-                if data and mode == "rdp":
-                    conn.send(CC_RDP)
             except OSError:
-                pass
-            ep.unregister(fd)
+                data = b""
+            if data and mode == "rdp" and delay:
+                heapq.heappush(due, (time.monotonic() + delay, fd))
+                continue
+            del conns[fd]
+            if data and mode == "rdp":
+                with contextlib.suppress(OSError):
+                    conn.send(CC_RDP)
             conn.close()
 
 
