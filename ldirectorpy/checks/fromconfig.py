@@ -47,7 +47,12 @@ def spec_for(virtual: Virtual, real: Real) -> CheckSpec:
         if virtual.combined_connects is None:
             raise CheckConfigError("checktype=combined without N")
         checktype = str(virtual.combined_connects)
-    if virtual.fwmark is not None:
+    # Fields a check does not use stay at their defaults, so equal checks of
+    # one target under several virtuals compare equal and are probed once.
+    external = checktype in ("external", "external-perl")
+    if not external:
+        vip = ""
+    elif virtual.fwmark is not None:
         vip = str(virtual.fwmark)
     elif virtual.family == 6:
         vip = f"[{virtual.address}]"
@@ -61,9 +66,9 @@ def spec_for(virtual: Virtual, real: Real) -> CheckSpec:
         checktimeout=virtual.checktimeout,
         negotiatetimeout=virtual.negotiatetimeout,
         checkcount=virtual.checkcount,
-        checkcommand=virtual.checkcommand,
+        checkcommand=virtual.checkcommand if external else "",
         virtual=vip,
-        virtual_port=virtual.port,
+        virtual_port=virtual.port if external else 0,
         request=real.request if real.request is not None else virtual.request,
         receive=real.receive if real.receive is not None else virtual.receive,
         rdp=rdp_options(virtual) if virtual.service == "rdp" else RdpOptions(),
