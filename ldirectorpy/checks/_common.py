@@ -54,6 +54,8 @@ def describe_oserror(exc: OSError) -> str:
         return _ERRNO_WORDS[exc.errno]
     if exc.strerror:
         return exc.strerror.lower()
+    if isinstance(exc, ConnectionError):  # asyncio's errno-less "connection lost"
+        return str(exc) or "connection closed by peer"
     return str(exc) or exc.__class__.__name__
 
 

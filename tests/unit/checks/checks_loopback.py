@@ -18,7 +18,7 @@ async def tcp_server(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator
     async def wrapped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        tasks.add(task)  # type: ignore[arg-type]
+        tasks.add(task)
         try:
             await handler(reader, writer)
         except (ConnectionError, asyncio.CancelledError):

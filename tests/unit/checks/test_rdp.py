@@ -300,3 +300,44 @@ def test_fingerprints_parse_with_or_without_colons() -> None:
         rdp.parse_fingerprint("abcd")
     with pytest.raises(ValueError, match="not hex"):
         rdp.parse_fingerprint("zz" * 32)
+
+
+async def test_a_server_that_hangs_up_instead_of_tls_is_down() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(neg_rsp(PROTOCOL_SSL))
+        await writer.drain()
+        await reader.read(1)  # the ClientHello, then close
+
+    result = await probe_with(hang_up)
+    assert not result.ok
+    assert result.reason == "TLS handshake: connection closed by peer"
+    assert result.elapsed < TIMEOUT
+
+
+async def test_many_probes_at_once_each_get_their_own_verdict() -> None:
+    async with tcp_server(replying(neg_rsp(PROTOCOL_RDP))) as port:
+        good = [rdp.probe(Target("127.0.0.1", port), 2.0) for _ in range(200)]
+        bad = [rdp.probe(Target("127.0.0.1", closed_port()), 2.0) for _ in range(20)]
+        results = await asyncio.gather(*good, *bad)
+    assert [r.ok for r in results] == [True] * 200 + [False] * 20
+
+
+async def test_the_reader_takes_at_most_one_capped_tpkt_off_the_socket() -> None:
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        flood = H("03000200") + b"\xee" * 20_000  # a 512-byte PDU, then much more
+        theirs.setblocking(False)
+        theirs.send(flood)
+        pdu = await rdp._receive_tpkt(loop, ours)
+        left = b""
+        while True:
+            try:
+                chunk = ours.recv(65536)
+            except BlockingIOError:
+                break
+            left += chunk
+    assert len(pdu) == 512
+    assert len(left) == len(flood) - 512  # nothing beyond the PDU was consumed
