@@ -130,22 +130,29 @@ MAX_DIAGNOSTICS = 1000
 
 @dataclass(slots=True)
 class Sink:
-    """Collects diagnostics for one file; parsing goes on after each one."""
+    """Collects diagnostics for one file; parsing goes on after each one.
+
+    At most MAX_DIAGNOSTICS errors and MAX_DIAGNOSTICS entries in all are kept, so
+    a flood of warnings can never hide an error.
+    """
 
     path: str
     items: list[Diagnostic] = field(default_factory=list)
     _suppressed: int = 0
-    _errors: int = 0
+    _errors: int = 0  # all errors seen, kept or not
 
     def add(self, code: str, loc: Loc | None, message: str, hint: str | None = None) -> None:
         assert code in CODES, code
-        if code.startswith("E"):
-            self._errors += 1
-        if len(self.items) >= MAX_DIAGNOSTICS:
+        error = code.startswith("E")
+        self._errors += error
+        kept_errors = min(self._errors - error, MAX_DIAGNOSTICS)
+        if (error and kept_errors >= MAX_DIAGNOSTICS) or (
+            not error and len(self.items) >= MAX_DIAGNOSTICS
+        ):
             self._suppressed += 1
             return
-        severity = Severity.ERROR if code.startswith("E") else Severity.WARNING
-        message, hint = _clip(message), _clip(hint) if hint else hint
+        severity = Severity.ERROR if error else Severity.WARNING
+        message, hint = _clean(message), _clean(hint) if hint else hint
         line, col = (loc.line, loc.col) if loc else (0, 0)
         path = loc.path if loc else self.path
         self.items.append(Diagnostic(severity, path, line, col, code, message, hint))
@@ -168,6 +175,11 @@ class Sink:
         return tuple(items)
 
     @property
+    def full(self) -> bool:
+        """No more errors will be kept: callers may skip costly hints."""
+        return self._errors >= MAX_DIAGNOSTICS
+
+    @property
     def has_errors(self) -> bool:
         return self._errors > 0
 
@@ -175,9 +187,20 @@ class Sink:
 MAX_MESSAGE = 300
 
 
-def _clip(text: str) -> str:
-    """Messages quote user text; a 1 MB value must not make a 1 MB message."""
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return ascii(ch)[1:-1]
+
+
+def _clean(text: str) -> str:
+    """Messages quote user text: no terminal escapes, and not 1 MB long."""
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 3] + "..."
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
 
 
 def shown(text: str, limit: int = 60) -> str:

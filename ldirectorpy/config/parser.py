@@ -283,7 +283,7 @@ class _Parser:
                 f"expected 'directive = value', found {shown(line.raw_rest.strip())}",
             )
             return
-        hint = k.did_you_mean(line.key, list(NAMES))
+        hint = None if self.sink.full else k.did_you_mean(line.key, NAMES)
         if line.key.lower() in NAMES:
             hint = f"directives are lower case: '{line.key.lower()}'"
         self.sink.add("E101", at_key, f"unknown directive {shown(line.key)}", hint)

@@ -7,13 +7,13 @@ import os
 import random
 import time
 
-from cfgtest import RESOLVER, V, codes
+from cfgtest import RESOLVER, V, codes, lint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ldirectorpy.config import load
 from ldirectorpy.config.build import build
-from ldirectorpy.config.diagnostics import Sink
+from ldirectorpy.config.diagnostics import MAX_DIAGNOSTICS, Sink
 from ldirectorpy.config.parser import parse_text
 from ldirectorpy.config.semantic import check_config
 
@@ -113,3 +113,35 @@ def test_mutated_files_only_ever_give_diagnostics_or_a_model(edits):
     check_config(config, sink)
     for d in sink.finish():
         assert d.code and d.message and d.line >= 0
+
+
+def test_terminal_escapes_in_values_are_escaped_in_messages():
+    r = lint(V + "    scheduler = x\x1b[2Jy\n")
+    (d,) = r.diagnostics
+    assert "\x1b" not in d.message and "\\x1b[2J" in d.message
+
+
+def test_undecodable_bytes_are_shown_as_escapes(tmp_path):
+    path = tmp_path / "latin1.cf"
+    path.write_bytes(V.encode() + b"    scheduler = caf\xe9\n")
+    r = load(path)
+    assert "\\xe9" in next(d.message for d in r.diagnostics if d.code == "E216")
+
+
+def test_a_flood_of_warnings_never_hides_an_error():
+    noisy = "".join(f"checkinterval = {i + 1}s\n" for i in range(MAX_DIAGNOSTICS + 50))
+    r = lint(noisy + "nosuchdirective = 1\n" + V)
+    assert r.config is None
+    assert "E101" in codes(r) and codes(r)[-1] == "W305"
+
+
+def test_a_flood_of_errors_is_capped_and_fast(tmp_path):
+    path = tmp_path / "errors.cf"
+    path.write_text("".join(f"nosuchdirective{i} = {i}\n" for i in range(100_000)))
+    started = time.perf_counter()
+    r = load(path)
+    assert time.perf_counter() - started < 30
+    assert len(r.diagnostics) == MAX_DIAGNOSTICS + 1
+    assert (
+        r.diagnostics[-1].message == f"{100_000 - MAX_DIAGNOSTICS} further diagnostics suppressed"
+    )
