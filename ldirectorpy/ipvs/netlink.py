@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import ipaddress
+import operator
 import socket
 import struct
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -151,6 +153,7 @@ def _netmask(family: Family, prefix: int) -> bytes:
     return _U32.pack(prefix)  # the kernel reads an IPv6 prefix length as a raw u32
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def encode_service_key(key: ServiceKey) -> bytes:
     """The nested IPVS_CMD_ATTR_SERVICE payload naming `key` (no attributes)."""
     out = _nla(IPVS_SVC_ATTR_AF, _U16.pack(key.family))
@@ -162,6 +165,11 @@ def encode_service_key(key: ServiceKey) -> bytes:
         + _nla(IPVS_SVC_ATTR_ADDR, _addr16(key.address))
         + _nla(IPVS_SVC_ATTR_PORT, _BE16.pack(key.port))
     )
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _service_key_attr(key: ServiceKey) -> bytes:
+    return _nla(IPVS_CMD_ATTR_SERVICE, encode_service_key(key))
 
 
 def encode_service(service: Service) -> bytes:
@@ -177,27 +185,41 @@ def encode_service(service: Service) -> bytes:
     )
 
 
+# A destination's attributes have a fixed layout: one pack() instead of seven
+# (the port goes through htons because the format is in host order).
+_DEST_KEY = struct.Struct("=HH16s HHH2x HHH2x")
+_DEST = struct.Struct("=HH16s HHH2x HHH2x HHI HHI HHI HHI")
+_DEST_ATTR_HEADER = _NLA.pack(4 + _DEST.size, IPVS_CMD_ATTR_DEST)
+_DEST_KEY_ATTR_HEADER = _NLA.pack(4 + _DEST_KEY.size, IPVS_CMD_ATTR_DEST)
+
+
 def encode_dest_key(key: DestKey) -> bytes:
-    return (
-        _nla(IPVS_DEST_ATTR_ADDR, _addr16(key.address))
-        + _nla(IPVS_DEST_ATTR_PORT, _BE16.pack(key.port))
-        + _nla(IPVS_DEST_ATTR_ADDR_FAMILY, _U16.pack(_af(key.address)))
-    )
+    return _DEST_KEY.pack(
+        20, IPVS_DEST_ATTR_ADDR, key.address.packed,
+        6, IPVS_DEST_ATTR_PORT, socket.htons(key.port),
+        6, IPVS_DEST_ATTR_ADDR_FAMILY, _af(key.address),
+    )  # fmt: skip
 
 
 def encode_dest(dest: Destination) -> bytes:
     """The full nested IPVS_CMD_ATTR_DEST payload, as NEW/SET_DEST need it."""
-    return (
-        encode_dest_key(dest.key)
-        + _nla(IPVS_DEST_ATTR_FWD_METHOD, _U32.pack(dest.forward))
-        + _nla(IPVS_DEST_ATTR_WEIGHT, _U32.pack(dest.weight))
-        + _nla(IPVS_DEST_ATTR_U_THRESH, _U32.pack(dest.upper))
-        + _nla(IPVS_DEST_ATTR_L_THRESH, _U32.pack(dest.lower))
-    )
+    return _DEST.pack(
+        20, IPVS_DEST_ATTR_ADDR, dest.address.packed,
+        6, IPVS_DEST_ATTR_PORT, socket.htons(dest.port),
+        6, IPVS_DEST_ATTR_ADDR_FAMILY, _af(dest.address),
+        8, IPVS_DEST_ATTR_FWD_METHOD, dest.forward,
+        8, IPVS_DEST_ATTR_WEIGHT, dest.weight,
+        8, IPVS_DEST_ATTR_U_THRESH, dest.upper,
+        8, IPVS_DEST_ATTR_L_THRESH, dest.lower,
+    )  # fmt: skip
+
+
+_AF_INET, _AF_INET6 = int(socket.AF_INET), int(socket.AF_INET6)
+_MSG_TRUNC = int(socket.MSG_TRUNC)  # plain ints: enum arithmetic is slow in hot loops
 
 
 def _af(address: IPAddress) -> int:
-    return socket.AF_INET if address.version == 4 else socket.AF_INET6
+    return _AF_INET if address.version == 4 else _AF_INET6
 
 
 def encode_request(family_id: int, cmd: int, seq: int, flags: int, attrs: bytes) -> bytes:
@@ -207,38 +229,41 @@ def encode_request(family_id: int, cmd: int, seq: int, flags: int, attrs: bytes)
 
 def encode_op(op: Op, family_id: int, seq: int) -> bytes:
     """One request message for `op`, asking for an ACK."""
-    svc_attr = IPVS_CMD_ATTR_SERVICE
     match op:
         case AddService(service=s):
-            cmd, attrs = IPVS_CMD_NEW_SERVICE, _nla(svc_attr, encode_service(s))
+            cmd, attrs = IPVS_CMD_NEW_SERVICE, _nla(IPVS_CMD_ATTR_SERVICE, encode_service(s))
         case EditService(service=s):
-            cmd, attrs = IPVS_CMD_SET_SERVICE, _nla(svc_attr, encode_service(s))
+            cmd, attrs = IPVS_CMD_SET_SERVICE, _nla(IPVS_CMD_ATTR_SERVICE, encode_service(s))
         case DelService(key=k):
-            cmd, attrs = IPVS_CMD_DEL_SERVICE, _nla(svc_attr, encode_service_key(k))
-        case AddDest(service=k, dest=d) | EditDest(service=k, dest=d):
-            cmd = IPVS_CMD_NEW_DEST if isinstance(op, AddDest) else IPVS_CMD_SET_DEST
-            attrs = _nla(svc_attr, encode_service_key(k)) + _nla(IPVS_CMD_ATTR_DEST, encode_dest(d))
+            cmd, attrs = IPVS_CMD_DEL_SERVICE, _service_key_attr(k)
+        case AddDest(service=k, dest=d):
+            cmd = IPVS_CMD_NEW_DEST
+            attrs = _service_key_attr(k) + _DEST_ATTR_HEADER + encode_dest(d)
+        case EditDest(service=k, dest=d):
+            cmd = IPVS_CMD_SET_DEST
+            attrs = _service_key_attr(k) + _DEST_ATTR_HEADER + encode_dest(d)
         case DelDest(service=k, dest=dk):
             cmd = IPVS_CMD_DEL_DEST
-            attrs = _nla(svc_attr, encode_service_key(k)) + _nla(
-                IPVS_CMD_ATTR_DEST, encode_dest_key(dk)
-            )
+            attrs = _service_key_attr(k) + _DEST_KEY_ATTR_HEADER + encode_dest_key(dk)
     return encode_request(family_id, cmd, seq, NLM_F_REQUEST | NLM_F_ACK, attrs)
 
 
 def parse_attrs(buf: bytes) -> dict[int, bytes]:
     """Attribute type -> payload, for one level of attributes."""
     out: dict[int, bytes] = {}
+    unpack = _NLA.unpack_from
     pos, end = 0, len(buf)
     while pos + 4 <= end:
-        size, kind = _NLA.unpack_from(buf, pos)
-        if size < 4 or pos + size > end:
+        size, kind = unpack(buf, pos)
+        stop = pos + size
+        if size < 4 or stop > end:
             raise IPVSProtocolError(f"bad attribute length {size} at offset {pos}")
-        out[kind & NLA_TYPE_MASK] = buf[pos + 4 : pos + size]
-        pos += (size + 3) & ~3
+        out[kind & NLA_TYPE_MASK] = buf[pos + 4 : stop]
+        pos = (stop + 3) & ~3
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _address(family: int, raw: bytes) -> IPAddress:
     if family == socket.AF_INET:
         return ipaddress.IPv4Address(raw[:4])
@@ -286,6 +311,9 @@ def decode_service(attrs: Mapping[int, bytes]) -> Service:
         raise IPVSProtocolError(f"cannot decode a service record: {exc!r}") from exc
 
 
+_FORWARDS = tuple(Forward)
+
+
 def decode_dest(attrs: Mapping[int, bytes], service_family: Family) -> Destination:
     """A `Destination` from the nested IPVS_CMD_ATTR_DEST attributes of a dump."""
     try:
@@ -297,15 +325,59 @@ def decode_dest(attrs: Mapping[int, bytes], service_family: Family) -> Destinati
         return Destination(
             address=_address(family, attrs[IPVS_DEST_ATTR_ADDR]),
             port=_BE16.unpack(attrs[IPVS_DEST_ATTR_PORT][:2])[0],
-            forward=Forward(
+            forward=_FORWARDS[
                 _U32.unpack(attrs[IPVS_DEST_ATTR_FWD_METHOD][:4])[0] & IP_VS_CONN_F_FWD_MASK
-            ),
+            ],
             weight=_U32.unpack(attrs[IPVS_DEST_ATTR_WEIGHT][:4])[0],
             upper=_U32.unpack(attrs[IPVS_DEST_ATTR_U_THRESH][:4])[0],
             lower=_U32.unpack(attrs[IPVS_DEST_ATTR_L_THRESH][:4])[0],
         )
-    except (KeyError, ValueError, struct.error) as exc:
+    except (KeyError, IndexError, ValueError, struct.error) as exc:
         raise IPVSProtocolError(f"cannot decode a destination record: {exc!r}") from exc
+
+
+# How Linux (ip_vs_genl_fill_dest, 4.x to 6.x) lays out a destination record: with
+# this layout (checked field by field), one unpack() decodes it; otherwise the
+# generic attribute walk does. The stats attributes that follow are not read.
+_DEST_DUMP = struct.Struct("=HHHH16s HHH2x HHI HHI HHB3x HHH2x HHH2x HHI HHI HHI HHI HHI HHH2x")
+_DEST_DUMP_HEADERS = (
+    (20, IPVS_DEST_ATTR_ADDR),
+    (6, IPVS_DEST_ATTR_PORT),
+    (8, IPVS_DEST_ATTR_FWD_METHOD),
+    (8, IPVS_DEST_ATTR_WEIGHT),
+    (5, 13),  # TUN_TYPE
+    (6, 14),  # TUN_PORT
+    (6, 15),  # TUN_FLAGS
+    (8, IPVS_DEST_ATTR_U_THRESH),
+    (8, IPVS_DEST_ATTR_L_THRESH),
+    (8, 7),  # ACTIVE_CONNS
+    (8, 8),  # INACT_CONNS
+    (8, 9),  # PERSIST_CONNS
+    (6, IPVS_DEST_ATTR_ADDR_FAMILY),
+)
+
+
+_DEST_DUMP_FLAT = tuple(x for pair in _DEST_DUMP_HEADERS for x in pair)
+_dest_dump_heads = operator.itemgetter(*(i for n in range(13) for i in (2 + 3 * n, 3 + 3 * n)))
+
+
+def decode_dest_message(attrs: bytes, service_family: Family) -> Destination | None:
+    """The destination in the attributes of one GET_DEST dump message (None: none)."""
+    if len(attrs) >= _DEST_DUMP.size:
+        f = _DEST_DUMP.unpack_from(attrs, 0)
+        if f[1] & NLA_TYPE_MASK == IPVS_CMD_ATTR_DEST and _dest_dump_heads(f) == _DEST_DUMP_FLAT:
+            return Destination(
+                address=_address(f[40], f[4]),
+                port=socket.ntohs(f[7]),
+                forward=_FORWARDS[f[10] & IP_VS_CONN_F_FWD_MASK],
+                weight=f[13],
+                upper=f[25],
+                lower=f[28],
+            )
+    top = parse_attrs(attrs)
+    if IPVS_CMD_ATTR_DEST not in top:
+        return None
+    return decode_dest(parse_attrs(top[IPVS_CMD_ATTR_DEST]), service_family)
 
 
 def parse_messages(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
@@ -427,7 +499,7 @@ class NetlinkBackend:
                 if exc.errno == errno.ENOBUFS:
                     raise IPVSProtocolError("netlink receive buffer overflowed") from exc
                 raise
-            if flags & socket.MSG_TRUNC:
+            if flags & _MSG_TRUNC:
                 raise IPVSProtocolError("netlink message truncated")
             return data
 
@@ -448,11 +520,11 @@ class NetlinkBackend:
 
     # -- dumps ---------------------------------------------------------------------
 
-    async def _dump(self, cmd: int, attrs: bytes, what: str) -> list[dict[int, bytes]]:
-        """The top-level attributes of every message of one dump."""
+    async def _dump(self, cmd: int, attrs: bytes, what: object) -> list[bytes]:
+        """The attributes (after the genl header) of every message of one dump."""
         seq = self._next_seq()
         request = encode_request(self.family_id, cmd, seq, NLM_F_REQUEST | NLM_F_DUMP, attrs)
-        out: list[dict[int, bytes]] = []
+        out: list[bytes] = []
         self.requests += 1
         try:
             async with asyncio.timeout(self.timeout):
@@ -467,37 +539,35 @@ class NetlinkBackend:
                             code = error_code(payload)
                             if code == errno.EPERM:
                                 raise IPVSPermissionError()
-                            raise request_error(code, what)
-                        out.append(parse_attrs(payload[_GENLHDR.size :]))
+                            raise request_error(code, f"dump {what}")
+                        out.append(payload[_GENLHDR.size :])
         except TimeoutError as exc:
             self._reset()
-            raise IPVSTimeout(f"{what}: no answer from the kernel in {self.timeout} s") from exc
+            raise IPVSTimeout(
+                f"dump {what}: no answer from the kernel in {self.timeout} s"
+            ) from exc
         except IPVSProtocolError:
             self._reset()
             raise
 
     async def dump(self, owned: Collection[ServiceKey]) -> Table:
         self.dirty = False
-        services = [
-            decode_service(parse_attrs(m[IPVS_CMD_ATTR_SERVICE]))
-            for m in await self._dump(IPVS_CMD_GET_SERVICE, b"", "dump services")
-            if IPVS_CMD_ATTR_SERVICE in m
-        ]
+        services = []
+        for raw in await self._dump(IPVS_CMD_GET_SERVICE, b"", "services"):
+            top = parse_attrs(raw)
+            if IPVS_CMD_ATTR_SERVICE in top:
+                services.append(decode_service(parse_attrs(top[IPVS_CMD_ATTR_SERVICE])))
         entries = []
         for service in services:
-            if service.key not in owned:
+            key = service.key
+            if key not in owned:
                 continue
-            key_attr = _nla(IPVS_CMD_ATTR_SERVICE, encode_service_key(service.key))
             try:
-                found = await self._dump(IPVS_CMD_GET_DEST, key_attr, f"dump {service.key}")
+                found = await self._dump(IPVS_CMD_GET_DEST, _service_key_attr(key), key)
             except IPVSRequestError:
                 continue  # deleted between the two dumps: absent, like its service
-            dests = [
-                decode_dest(parse_attrs(m[IPVS_CMD_ATTR_DEST]), service.key.family)
-                for m in found
-                if IPVS_CMD_ATTR_DEST in m
-            ]
-            entries.append((service, dests))
+            dests = [decode_dest_message(raw, key.family) for raw in found]
+            entries.append((service, [d for d in dests if d is not None]))
         return Table.build(entries, normalize=False)
 
     # -- writes --------------------------------------------------------------------

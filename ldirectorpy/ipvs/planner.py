@@ -81,24 +81,38 @@ def plan(desired: Table, actual: Table, owned: Collection[ServiceKey]) -> list[O
     if strays:
         raise ValueError(f"desired services not owned: {', '.join(map(str, strays))}")
 
-    ops: list[Op] = []
-    for key, want in desired.services.items():
+    # Walking services and destinations in key order yields each group already
+    # sorted (the order of `op_sort_key`), without sorting every op.
+    add_svc: list[Op] = []
+    edit_svc: list[Op] = []
+    add_dst: list[Op] = []
+    edit_dst: list[Op] = []
+    del_dst: list[Op] = []
+    for key in sorted(desired.services, key=_service_order):
+        want = desired.services[key]
         have = actual.services.get(key)
         if have is None:
-            ops.append(AddService(want))
+            add_svc.append(AddService(want))
         elif have != want:
-            ops.append(EditService(want))
+            edit_svc.append(EditService(want))
         want_dests = desired.destinations.get(key, {})
         have_dests = actual.destinations.get(key, {}) if have is not None else {}
-        for dkey, dest in want_dests.items():
+        for dkey in sorted(want_dests, key=DestKey.sort_key):
+            dest = want_dests[dkey]
             current = have_dests.get(dkey)
             if current is None:
-                ops.append(AddDest(key, dest))
+                add_dst.append(AddDest(key, dest))
             elif current != dest:
-                ops.append(EditDest(key, dest))
-        ops.extend(DelDest(key, dkey) for dkey in have_dests if dkey not in want_dests)
-    ops.extend(
-        DelService(key) for key in actual.services if key in owned and key not in desired.services
-    )
-    ops.sort(key=op_sort_key)
-    return ops
+                edit_dst.append(EditDest(key, dest))
+        gone = [dkey for dkey in have_dests if dkey not in want_dests]
+        del_dst.extend(DelDest(key, dkey) for dkey in sorted(gone, key=DestKey.sort_key))
+    del_svc = [
+        DelService(key)
+        for key in sorted(actual.services, key=_service_order)
+        if key in owned and key not in desired.services
+    ]
+    return add_svc + edit_svc + add_dst + edit_dst + del_dst + del_svc
+
+
+def _service_order(key: ServiceKey) -> tuple[int, ...]:
+    return key.sort_key()

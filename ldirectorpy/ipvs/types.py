@@ -139,6 +139,9 @@ class AddressKey:
     address: IPAddress
     port: int
 
+    def __hash__(self) -> int:
+        return hash((int(self.address), self.family, self.protocol, self.port))
+
     def __post_init__(self) -> None:
         if family_of(self.address) is not self.family:
             raise ValueError(f"address {self.address} is not {self.family.name}")
@@ -184,6 +187,10 @@ ServiceKey = AddressKey | FwmarkKey
 class DestKey:
     address: IPAddress
     port: int
+
+    def __hash__(self) -> int:
+        # ipaddress hashes through hex(): too slow for tables of 10,000 reals.
+        return hash((int(self.address), self.address.version, self.port))
 
     def sort_key(self) -> tuple[int, ...]:
         return (*_address_order(self.address), self.port)

@@ -208,3 +208,36 @@ def test_addresses_read_back_in_canonical_form() -> None:
     dest = Destination.of("2001:DB8:0:0::0002", 80)
     assert str(dest.address) == "2001:db8::2"
     assert ip("[2001:db8::2]") == dest.address
+
+
+def kernel_dest_message(dest: Destination, order: list[int] | None = None) -> bytes:
+    """A GET_DEST dump message's attributes in Linux's order (ip_vs_genl_fill_dest)."""
+    attrs = {
+        1: nl._addr16(dest.address),
+        2: struct.pack(">H", dest.port),
+        3: struct.pack("=I", dest.forward),
+        4: struct.pack("=I", dest.weight),
+        13: b"\0",
+        14: b"\0\0",
+        15: b"\0\0",
+        5: struct.pack("=I", dest.upper),
+        6: struct.pack("=I", dest.lower),
+        7: struct.pack("=I", 3),
+        8: struct.pack("=I", 4),
+        9: struct.pack("=I", 5),
+        11: struct.pack("=H", socket.AF_INET if dest.address.version == 4 else socket.AF_INET6),
+        10: nl._nla(1, bytes(4)),
+        12: nl._nla(1, bytes(8)),
+    }
+    kinds = order if order is not None else list(attrs)
+    return nl._nla(nl.IPVS_CMD_ATTR_DEST, b"".join(nl._nla(k, attrs[k]) for k in kinds))
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_dest_dump_fast_path_and_attribute_walk_agree(data: st.DataObject) -> None:
+    key = data.draw(service_keys)
+    dest = data.draw(destinations(key))
+    assert nl.decode_dest_message(kernel_dest_message(dest), key.family) == dest
+    shuffled = data.draw(st.permutations([1, 2, 3, 4, 5, 6, 11, 13, 10, 12]))
+    assert nl.decode_dest_message(kernel_dest_message(dest, shuffled), key.family) == dest

@@ -1,0 +1,200 @@
+"""Reconcile cost: our netlink backend against ipvsadm, on the same kernel, in one run.
+
+Run inside the test guest (the host kernel has no IPVS):
+
+    scripts/guest/run -- .venv/bin/python benchmarks/ipvs_apply.py [--services 1000] [--reals 10]
+
+Three steps, each measured for three ways of driving IPVS:
+- cold apply: an empty table to SERVICES x REALS;
+- 10% change: the weight of every tenth real changes;
+- no-op: nothing changed; find that out (and write nothing).
+
+Ways: `netlink` = ldirectorpy (dump, plan, apply; batched requests);
+`ipvsadm/op` = one ipvsadm process per operation, as ldirectord runs them (its
+no-op is reading the table: `ipvsadm -Ln` and `-Ln --thresholds`, which
+ldirectord does before every change; counted once here);
+`ipvsadm -R` = the same operations as one restore script (its no-op: `ipvsadm -Sn`).
+A process costs about 0.2 s under the guest's emulation, so ipvsadm/op is timed on
+a sample of each step (--per-op-sample) and scaled; the table marks it with *.
+Each way starts from a flushed table in the benchmark's own network namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import os
+import subprocess
+import time
+from dataclasses import dataclass, replace
+
+from ldirectorpy.ipvs.netlink import NetlinkBackend
+from ldirectorpy.ipvs.planner import AddDest, AddService, EditDest, Op, plan
+from ldirectorpy.ipvs.types import AddressKey, Destination, Forward, Service, Table
+
+IPVSADM = "/usr/sbin/ipvsadm"
+CLONE_NEWNET = 0x40000000
+
+
+@dataclass
+class Row:
+    way: str
+    cold: tuple[float, int]
+    change: tuple[float, int]
+    noop: tuple[float, int]
+
+
+def desired_tables(services: int, reals: int) -> tuple[Table, Table]:
+    entries = []
+    for i in range(services):
+        key = AddressKey.of("tcp", f"198.18.{i // 250}.{i % 250 + 1}", 80)
+        dests = [
+            Destination.of(f"198.19.{r // 250}.{r % 250 + 1}", 80, forward=Forward.MASQ, weight=1)
+            for r in range(reals)
+        ]
+        entries.append((Service(key, "wrr"), dests))
+    cold = Table.build(entries)
+    changed = Table.build(
+        (s, [replace(d, weight=5) if (n + i * reals) % 10 == 0 else d for n, d in enumerate(ds)])
+        for i, (s, ds) in enumerate(cold.entries())
+    )
+    return cold, changed
+
+
+def ipvsadm_args(op: Op) -> list[str]:
+    """The ipvsadm command line ldirectord would run for `op` (masq reals only)."""
+    match op:
+        case AddService(service=s):
+            k = s.key
+            assert isinstance(k, AddressKey)
+            return ["-A", "-t", f"{k.address}:{k.port}", "-s", s.scheduler]
+        case AddDest(service=k, dest=d) | EditDest(service=k, dest=d):
+            assert isinstance(k, AddressKey)
+            verb = "-a" if isinstance(op, AddDest) else "-e"
+            return [
+                verb, "-t", f"{k.address}:{k.port}", "-r", f"{d.address}:{d.port}", "-m",
+                "-w", str(d.weight), "-x", str(d.upper), "-y", str(d.lower),
+            ]  # fmt: skip
+    raise TypeError(op)
+
+
+def flush() -> None:
+    subprocess.run([IPVSADM, "-C"], check=True)
+
+
+async def bench_netlink(cold: Table, changed: Table) -> Row:
+    flush()
+    backend = await NetlinkBackend.open(timeout=600)
+    owned = set(cold.services)
+
+    async def reconcile(desired: Table) -> tuple[float, int]:
+        start = time.perf_counter()
+        report = await backend.apply(plan(desired, await backend.dump(owned), owned))
+        elapsed = time.perf_counter() - start
+        assert report.ok, report.errors[:3]
+        return elapsed, report.total
+
+    row = Row("netlink (ours)", await reconcile(cold), await reconcile(changed), (0, 0))
+    row.noop = await reconcile(changed)
+    assert row.noop[1] == 0
+    backend.close()
+    return row
+
+
+def timed_processes(commands: list[list[str]]) -> tuple[float, int]:
+    start = time.perf_counter()
+    for args in commands:
+        subprocess.run([IPVSADM, *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start, len(commands)
+
+
+def timed_restore(commands: list[list[str]]) -> tuple[float, int]:
+    script = "".join(" ".join(args) + "\n" for args in commands)
+    start = time.perf_counter()
+    subprocess.run([IPVSADM, "-R"], input=script, text=True, check=True)
+    return time.perf_counter() - start, len(commands)
+
+
+def bench_restore(cold_ops: list[Op], change_ops: list[Op]) -> Row:
+    flush()
+    cold = timed_restore([ipvsadm_args(op) for op in cold_ops])
+    change = timed_restore([ipvsadm_args(op) for op in change_ops])
+    start = time.perf_counter()
+    subprocess.run([IPVSADM, "-Sn"], check=True, stdout=subprocess.DEVNULL)
+    return Row("ipvsadm -R", cold, change, (time.perf_counter() - start, 0))
+
+
+def sampled_processes(commands: list[list[str]], sample: int) -> tuple[float, int, bool]:
+    """Time one process per command; past `sample` commands, time that many and
+    scale linearly (the rest goes in through -R so the next step starts right)."""
+    if len(commands) <= sample:
+        elapsed, count = timed_processes(commands)
+        return elapsed, count, False
+    elapsed, _ = timed_processes(commands[:sample])
+    subprocess.run([IPVSADM, "-R"], input="".join(" ".join(a) + "\n" for a in commands[sample:]),
+                   text=True, check=True)  # fmt: skip
+    return elapsed * len(commands) / sample, len(commands), True
+
+
+def bench_per_op(cold_ops: list[Op], change_ops: list[Op], sample: int) -> Row:
+    flush()
+    *cold, cold_est = sampled_processes([ipvsadm_args(op) for op in cold_ops], sample)
+    *change, change_est = sampled_processes([ipvsadm_args(op) for op in change_ops], sample)
+    start = time.perf_counter()
+    for args in (["-Ln"], ["-Ln", "--thresholds"]):
+        subprocess.run([IPVSADM, *args], check=True, stdout=subprocess.DEVNULL)
+    noop = (time.perf_counter() - start, 0)
+    way = "ipvsadm/op" + (" *" if cold_est or change_est else "")
+    return Row(way, (cold[0], cold[1]), (change[0], change[1]), noop)
+
+
+def enter_fresh_netns() -> None:
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--reals", type=int, default=10)
+    parser.add_argument(
+        "--per-op-sample",
+        type=int,
+        default=500,
+        help="time at most this many ipvsadm processes per step and scale (marked *)",
+    )
+    args = parser.parse_args()
+    if not os.path.exists("/proc/net/ip_vs"):
+        raise SystemExit("this kernel has no IPVS: run it with scripts/guest/run")
+    enter_fresh_netns()
+
+    cold, changed = desired_tables(args.services, args.reals)
+    owned = set(cold.services)
+    cold_ops = plan(cold, Table(), owned)
+    change_ops = plan(changed, cold, owned)
+
+    rows = [
+        asyncio.run(bench_netlink(cold, changed)),
+        bench_restore(cold_ops, change_ops),
+        bench_per_op(cold_ops, change_ops, args.per_op_sample),
+    ]
+
+    print(f"\n{args.services} services x {args.reals} reals, kernel {os.uname().release}\n")
+    print(f"{'way':<16} {'cold apply':>18} {'10% change':>18} {'no-op':>18}")
+    for r in rows:
+        cells = [f"{t:8.3f} s {n:6d} op" for t, n in (r.cold, r.change, r.noop)]
+        print(f"{r.way:<16} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
+    ours, restore, per_op = rows
+    print(
+        f"\ncold apply: ours / ipvsadm -R = {ours.cold[0] / restore.cold[0]:.2f}x the time;"
+        f" 10% change: ipvsadm/op / ours = {per_op.change[0] / ours.change[0]:.1f}x faster;"
+        f" no-op writes: {ours.noop[1]}"
+    )
+    if per_op.way.endswith("*"):
+        print(f"* timed on the first {args.per_op_sample} operations of a step, scaled linearly")
+
+
+if __name__ == "__main__":
+    main()
