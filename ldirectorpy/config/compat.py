@@ -126,6 +126,10 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("D33", "W112", "A UTF-8 byte order mark makes the first line an unknown "
         "command.", "The mark is skipped; a warning.", "warning", True,
         "\ufeffautoreload = no\n" + V),
+    Difference("D34", "E207", "real= looks for the weight, the request/receive pair and the "
+        "thresholds anywhere after the method, skipping other words (gate junk 5 is weight 5).",
+        "They must follow in order; anything else is an error.", "error", False,
+        "virtual=192.0.2.10:80\n    real=192.0.2.11:80 gate junk 5\n"),
 )  # fmt: skip
 
 BY_ID = {d.id: d for d in DIFFERENCES}
