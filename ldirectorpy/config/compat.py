@@ -29,7 +29,7 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("D01", "W101", "CRLF line ends make yes/no values invalid.",
         "CR before the line end is ignored; a warning.", "warning", True,
         "autoreload = no\r\n" + V),
-    Difference("D02", "W102", "Trailing whitespace after yes/no is an error.",
+    Difference("D02", "W102", "Trailing whitespace after yes/no (or a netmask) is an error.",
         "Accepted with a warning.", "warning", True, "autoreload = no \n" + V),
     Difference("D03", "W103", "A trailing comment on a global line stays in the value "
         "(an error for yes/no, part of the text for strings).",
@@ -77,8 +77,9 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("D15", None, "An a->b range is walked comparing addresses as strings, which "
         "goes wrong across a change in digit count.", "Ranges are walked as integers.", "ok",
         False, "virtual=192.0.2.10:80\n    real=192.0.2.8->192.0.2.12:80 gate\n"),
-    Difference("D16", "E216", "Any lowercase word is accepted as a scheduler; ipvsadm fails "
-        "later.", "Unknown schedulers are an error with a suggestion.", "error", False,
+    Difference("D16", "E216", "The first run of lowercase letters is the scheduler: any word "
+        "is accepted and ipvsadm fails later (and scheduler = Wlc means lc).",
+        "Unknown schedulers are an error with a suggestion.", "error", False,
         V + "    scheduler = wlcc\n"),
     Difference("D17", "E217", "schedflags is any non-space text.", "Only known flags "
         "(sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3).", "error", False,

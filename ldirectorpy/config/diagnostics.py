@@ -120,6 +120,7 @@ CODES: dict[str, str] = {
     "W303": "a virtual service without real servers",
     "W304": "a setting that has no effect here",
     "W305": "too many diagnostics; the rest are suppressed",
+    "W306": "a callback that is not an executable file (it never runs)",
 }
 
 # Codes meaning "the file itself could not be read": `--check` exits 1 for them.

@@ -167,7 +167,8 @@ class _Parser:
                 )
                 return
         at_value = self.loc(line, line.value_col)
-        exact = isinstance(d.kind, k.YesNo)
+        # values ldirectord compares exactly (eq "yes", or an anchored netmask pattern)
+        exact = isinstance(d.kind, k.YesNo) or d.name == "netmask"
         if exact and (line.trailing_ws or line.crlf) and not virtual_global_comment(line):
             self.sink.add(
                 "W102",

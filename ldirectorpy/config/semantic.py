@@ -25,6 +25,15 @@ def check_config(config: Config, sink: Sink) -> None:
                 f"first defined at line {first.loc.line}",
             )
         check_virtual(v, sink)
+    if config.callback and not (
+        os.path.isfile(config.callback) and os.access(config.callback, os.X_OK)
+    ):
+        sink.add(
+            "W306",
+            config.where("callback"),
+            f"callback '{config.callback}' is not an executable file; it will never run",
+            "ldirectord and ldirectorpy run it only when it is executable",
+        )
     if config.maintenancedir is not None and not os.path.isdir(config.maintenancedir):
         sink.add(
             "W203",

@@ -64,6 +64,7 @@ TRIGGERS: dict[str, str] = {
     "W302": "checkinterval = 2\nnegotiatetimeout = 5\n" + V,
     "W303": "virtual = 192.0.2.10:80\n",
     "W304": V + "    netmask = 255.255.255.0\n",
+    "W306": 'callback = "/nonexistent/callback"\n' + V,
 }
 
 
