@@ -29,7 +29,7 @@ class Line:
     comment: bool  # a `#` comment was removed
     hash_in_quotes: bool  # a `#` inside "...", which ldirectord's virtual lines cut
     crlf: bool
-    blank_before: bool  # a blank line separates it from the previous significant line
+    blank_before: int  # the last blank line between it and the previous one, or 0
 
 
 def _cut_comment(text: str, inside_virtual: bool) -> tuple[str, bool, bool]:
@@ -67,13 +67,13 @@ def _indent(text: str) -> int:
 
 def lex(text: str) -> Iterator[Line]:
     """Significant lines; blank and comment-only lines are folded into `blank_before`."""
-    blank = False
+    blank = 0
     for number, physical in enumerate(text.split("\n"), start=1):
         crlf = physical.endswith("\r")
         raw = physical[:-1] if crlf else physical
         body = raw.lstrip(" \t")
         if not body.strip():
-            blank = True
+            blank = number
             continue
         if body.startswith("#"):
             continue  # comment lines never end a virtual section in ldirectord
@@ -102,4 +102,4 @@ def lex(text: str) -> Iterator[Line]:
             crlf=crlf,
             blank_before=blank,
         )
-        blank = False
+        blank = 0

@@ -97,7 +97,7 @@ class _Parser:
         if line.blank_before:
             self.sink.add(
                 "W104",
-                Loc(self.path, line.number - 1, 1),
+                Loc(self.path, line.blank_before, 1),
                 "blank line inside a virtual section",
                 "ldirectord ends the section at a blank line; use a '#' line instead",
             )
