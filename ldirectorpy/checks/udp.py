@@ -18,9 +18,10 @@ from ldirectorpy.checks._common import ProbeFailure, Progress, bounded
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
-__all__ = ["MAX_DATAGRAM", "probe"]
+__all__ = ["DEFAULT_SILENCE", "MAX_DATAGRAM", "probe"]
 
 MAX_DATAGRAM = 2048  # bytes of a reply we look at; the rest is ignored
+DEFAULT_SILENCE = 1.0  # seconds without an ICMP error that count as up
 
 
 class _OneReply(asyncio.DatagramProtocol):
@@ -95,10 +96,11 @@ async def probe(
 
     Down on ICMP port unreachable (``refused``) or, with ``receive``, on no
     matching reply before the deadline. Without ``receive``, the probe waits
-    ``silence`` seconds (default: half the timeout) for an ICMP error and
-    otherwise calls the service up.
+    ``silence`` seconds for an ICMP error and otherwise calls the service up;
+    the default, half the timeout but at most DEFAULT_SILENCE, is far more
+    than an ICMP error needs on a LAN and keeps a probe slot busy no longer.
     """
-    wait = min(silence if silence is not None else timeout / 2, timeout)
+    wait = min(silence if silence is not None else min(timeout / 2, DEFAULT_SILENCE), timeout)
     return await bounded(
         timeout, lambda p: _exchange(target, payload, receive, wait, p), first_stage="UDP socket"
     )

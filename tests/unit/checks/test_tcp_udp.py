@@ -123,3 +123,12 @@ async def test_udp_silence_is_down_when_receive_is_configured() -> None:
         result = await udp.probe(Target("127.0.0.1", port), TIMEOUT, receive=re.compile(b"x"))
     assert not result.ok
     assert result.reason == f"UDP reply: no answer within {TIMEOUT:g}s"
+
+
+async def test_udp_silence_window_defaults_to_half_the_timeout_at_most_one_second() -> None:
+    async with udp_server(None) as (port, _seen):
+        short = await udp.probe(Target("127.0.0.1", port), 0.4)
+        long = await udp.probe(Target("127.0.0.1", port), 5.0)
+    assert short.reason == "no ICMP error within 0.2s (silence counts as up)"
+    assert long.reason == "no ICMP error within 1s (silence counts as up)"
+    assert long.elapsed < 1.3
