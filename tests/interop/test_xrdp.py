@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,3 +225,44 @@ async def test_default_options_against_each_layer(xrdp: dict[str, int]) -> None:
     assert all(r.ok for r in results.values()), results
     assert results["negotiate"].reason.startswith("X.224 CC: PROTOCOL_SSL selected; TLSv1.3 ok")
     assert results["rdp"].reason == "X.224 CC: PROTOCOL_RDP selected"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ldirectorpy", "probe", *args],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_probe_command_pins_xrdps_certificate(
+    xrdp: dict[str, int], cert: tuple[Path, Path]
+) -> None:
+    pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert[0].read_text())).hexdigest()
+    colons = ":".join(pin[i : i + 2] for i in range(0, 64, 2)).upper()
+    done = cli("rdp", f"127.0.0.1:{xrdp['tls']}", "--fingerprint", colons, "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["verdict"] == "up"
+    assert doc["reason"].endswith("TLSv1.3 ok; certificate pin matches")
+
+
+def test_probe_config_against_all_three_layers(xrdp: dict[str, int], tmp_path: Path) -> None:
+    conf = tmp_path / "ldirectord.cf"
+    conf.write_text(
+        "negotiatetimeout=5\n"
+        + "".join(
+            f"virtual=192.0.2.{10 + i}:3389\n\treal=127.0.0.1:{port} gate\n"
+            for i, port in enumerate(xrdp.values())
+        )
+        + f"virtual=192.0.2.20:3389\n\treal=127.0.0.1:{free_port()} gate\n\trdpprotocols=rdp\n"
+    )
+    done = cli(str(conf), "--json")
+    assert done.returncode == 1, done.stderr  # the dead real
+    rows = json.loads(done.stdout)
+    assert [(r["check"], r["verdict"]) for r in rows] == [("negotiate/rdp", "up")] * 3 + [
+        ("negotiate/rdp", "down")
+    ]
+    negotiate, tls, rdp_layer, _dead = (r["reason"] for r in rows)
+    assert negotiate.startswith("X.224 CC: PROTOCOL_SSL selected; TLSv1.3 ok")
+    assert tls.startswith("X.224 CC: PROTOCOL_SSL selected; TLSv1.3 ok")
+    assert rdp_layer == "X.224 CC: PROTOCOL_RDP selected"
