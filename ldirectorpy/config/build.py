@@ -37,6 +37,16 @@ def build(parsed: Parsed, resolver: rv.Resolver, sink: Sink) -> Config:
     return Config(path=parsed.path, virtuals=virtuals, origins=tuple(origins), **values)
 
 
+def _host(  # noqa: PLR0917 - a thin wrapper reporting where the lookup failed
+    text: str, family: Family, resolver: rv.Resolver, sink: Sink, loc: Loc, prefix: str = ""
+) -> str | None:
+    try:
+        return rv.resolve_host(text, family, resolver)
+    except Invalid as bad:
+        sink.add(bad.code, loc, prefix + bad.message, bad.hint)
+        return None
+
+
 def _fallback(
     s: Setting, family: Family, port_proto: str | None, resolver: rv.Resolver, sink: Sink
 ) -> Fallback | None:
@@ -45,9 +55,8 @@ def _fallback(
     except Invalid as bad:
         sink.add(bad.code, s.loc, f"fallback: {bad.message}", bad.hint)
         return None
-    addr, problem = rv.resolve_host(spec.host, family, resolver)
+    addr = _host(spec.host, family, resolver, sink, s.loc, "fallback: ")
     if addr is None:
-        sink.add("E205" if "resolve" in str(problem) else "E210", s.loc, f"fallback: {problem}")
         return None
     port = None
     if spec.port is not None:
@@ -96,10 +105,8 @@ def _virtual(
             ok = False
     else:
         assert spec.host is not None and spec.port is not None
-        address, problem = rv.resolve_host(spec.host, raw.family, resolver)
-        if address is None:
-            sink.add("E205" if "resolve" in str(problem) else "E210", raw.loc, str(problem))
-            ok = False
+        address = _host(spec.host, raw.family, resolver, sink, raw.loc)
+        ok = address is not None
         resolved = rv.resolve_port(spec.port, str(protocol), resolver)
         if resolved is None:
             sink.add(
@@ -264,9 +271,8 @@ def _reals(raw: RawVirtual, protocol: Protocol, resolver: rv.Resolver, sink: Sin
         except Invalid as bad:
             sink.add(bad.code, loc, bad.message, bad.hint)
             continue
-        first, problem = rv.resolve_host(spec.host, family, resolver)
+        first = _host(spec.host, family, resolver, sink, loc)
         if first is None:
-            sink.add("E205" if "resolve" in str(problem) else "E210", loc, str(problem))
             continue
         port = 0
         if spec.port is not None:
@@ -280,9 +286,8 @@ def _reals(raw: RawVirtual, protocol: Protocol, resolver: rv.Resolver, sink: Sin
             if family == 6:
                 sink.add("E208", loc, "address ranges are not supported for IPv6")
                 continue
-            last, problem = rv.resolve_host(spec.host2, family, resolver)
+            last = _host(spec.host2, family, resolver, sink, loc)
             if last is None:
-                sink.add("E205" if "resolve" in str(problem) else "E210", loc, str(problem))
                 continue
             expanded = rv.expand_range(first, last)
             if isinstance(expanded, str):

@@ -131,6 +131,9 @@ DIFFERENCES: tuple[Difference, ...] = (
         "thresholds anywhere after the method, skipping other words (gate junk 5 is weight 5).",
         "They must follow in order; anything else is an error.", "error", False,
         "virtual=192.0.2.10:80\n    real=192.0.2.11:80 gate junk 5\n"),
+    Difference("D35", "E211", "An IPv4 netmask is any four dotted numbers (255.0.255.0, "
+        "999.1.1.1).", "It must be a valid, contiguous mask.", "error", False,
+        V + "    persistent = 60\n    netmask = 255.0.255.0\n"),
 )  # fmt: skip
 
 BY_ID = {d.id: d for d in DIFFERENCES}

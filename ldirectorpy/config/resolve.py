@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from ldirectorpy.config.model import Family
+from ldirectorpy.config.values import Invalid
 
 # ld_port_to_service, plus 3389 -> rdp (ldirectord: none, so RDP farms went unchecked).
 PORT_SERVICES: dict[int, str] = {
@@ -108,19 +109,25 @@ def literal(text: str) -> tuple[str, Family] | None:
     return None
 
 
-def resolve_host(text: str, family: Family, resolver: Resolver) -> tuple[str | None, str | None]:
-    """(address, problem). IP literals never reach the resolver (fast, and no DNS)."""
+def resolve_host(text: str, family: Family, resolver: Resolver) -> str:
+    """The address of `text`, or Invalid (E210 wrong family, E205 unresolvable).
+
+    IP literals never reach the resolver (fast, and no DNS)."""
     lit = literal(text)
     if lit is not None:
         if lit[1] != family:
-            return None, f"'{text}' is an IPv{lit[1]} address where IPv{family} is needed"
-        return lit[0], None
+            raise Invalid("E210", f"'{text}' is an IPv{lit[1]} address where IPv{family} is needed")
+        return lit[0]
     if text.startswith("["):
-        return None, f"'{text}' is not a valid IPv6 address"
+        raise Invalid("E210", f"'{text}' is not a valid IPv6 address")
     addr = resolver.host(text, family)
     if addr is None:
-        return None, f"host '{text}' does not resolve to an IPv{family} address"
-    return addr, None
+        raise Invalid(
+            "E205",
+            f"host '{text}' does not resolve to an IPv{family} address",
+            "check /etc/hosts or DNS; names are looked up when the file is read",
+        )
+    return addr
 
 
 def resolve_port(text: str, protocol: str | None, resolver: Resolver) -> int | None:

@@ -16,6 +16,7 @@ from ldirectorpy.config.resolve import (
     resolve_port,
     timeouts,
 )
+from ldirectorpy.config.values import Invalid
 
 # (virtual checktimeout, virtual negotiatetimeout, global check, global negotiate)
 #   -> (checktimeout, negotiatetimeout), as ldirectord's ld_setup resolves them
@@ -98,9 +99,10 @@ def test_resolve_host_never_asks_the_resolver_about_literals():
         def host(self, name, family):  # type: ignore[override]
             raise AssertionError(name)
 
-    assert resolve_host("192.0.2.1", 4, Exploding()) == ("192.0.2.1", None)
-    addr, problem = resolve_host("[2001:db8::1]", 4, Exploding())
-    assert addr is None and problem is not None and "IPv6" in problem
+    assert resolve_host("192.0.2.1", 4, Exploding()) == "192.0.2.1"
+    with pytest.raises(Invalid) as wrong:
+        resolve_host("[2001:db8::1]", 4, Exploding())
+    assert wrong.value.code == "E210" and "IPv6" in wrong.value.message
 
 
 def test_resolve_port():
