@@ -163,10 +163,9 @@ async def _receive_tpkt(loop: asyncio.AbstractEventLoop, sock: socket.socket) ->
 
 async def _negotiate(target: Target, options: RdpOptions, progress: Progress) -> tuple[bool, str]:
     loop = asyncio.get_running_loop()
-    sock = socket.socket(target.family, socket.SOCK_STREAM)
+    sock = _sockio.tcp_socket(target.family)
     transport: asyncio.Transport | None = None
     try:
-        sock.setblocking(False)
         await _sockio.connect(loop, sock, target.sockaddr)
         progress.stage = "X.224 request"
         await _sockio.sendall(loop, sock, options.request)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from ldirectorpy.checks import _sockio
 from ldirectorpy.checks._common import Progress, bounded
@@ -15,9 +14,8 @@ __all__ = ["probe"]
 
 async def _connect(target: Target, progress: Progress) -> tuple[bool, str]:
     loop = asyncio.get_running_loop()
-    sock = socket.socket(target.family, socket.SOCK_STREAM)
+    sock = _sockio.tcp_socket(target.family)
     try:
-        sock.setblocking(False)
         await _sockio.connect(loop, sock, target.sockaddr)
         return True, "connect ok"
     finally:
