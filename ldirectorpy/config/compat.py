@@ -134,6 +134,11 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("D35", "E211", "An IPv4 netmask is any four dotted numbers (255.0.255.0, "
         "999.1.1.1).", "It must be a valid, contiguous mask.", "error", False,
         V + "    persistent = 60\n    netmask = 255.0.255.0\n"),
+    Difference("D36", None, "A real server without a port is checked on the service's "
+        "well-known port, even when the virtual's port differs (192.0.2.10:8080 with service "
+        "http checks port 80).", "It is checked on the virtual's port, where IPVS sends the "
+        "traffic; the service's port is used only for fwmark services.", "ok", False,
+        "virtual=192.0.2.10:8080\n    real=192.0.2.11 gate\n    service=http\n"),
 )  # fmt: skip
 
 BY_ID = {d.id: d for d in DIFFERENCES}

@@ -132,7 +132,8 @@ def render() -> str:
         "Without service=, the virtual port chooses it; a fwmark service gets none.",
         "Protocol defaults to udp when the port is written as 53 or domain, else tcp.",
         "The check port is checkport if set, else the real server's port if not 0, else",
-        "the service's port from this table:",
+        "the virtual's port if not 0, else (fwmark services) the service's port from this",
+        "table:",
         ".TS",
         "l l.",
     ]

@@ -138,13 +138,19 @@ class Virtual:
         return (self.protocol, self.address, self.port, self.fwmark, self.family)
 
     def checkport_for(self, real: Real) -> int | None:
-        """ldirectord's ld_checkport: checkport, else the real's port, else the service's."""
+        """The port to check: checkport, else the real's port, else the virtual's port
+        (where IPVS sends the traffic), else the service's well-known port (fwmark).
+
+        ldirectord skips the virtual's port, so a real without a port under
+        192.0.2.1:8080 with service http was checked on 80 (compat D36)."""
         from ldirectorpy.config.resolve import SERVICE_PORTS
 
         if self.checkport is not None:
             return self.checkport
         if real.port > 0:
             return real.port
+        if self.port > 0:
+            return self.port
         return SERVICE_PORTS.get(self.service)
 
     def __str__(self) -> str:

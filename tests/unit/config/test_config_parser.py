@@ -277,9 +277,11 @@ def test_check_port_rule():
     v = only(virtual("real = 192.0.2.12 gate\nchecktype = connect"))
     with_port, without = v.reals
     assert v.checkport_for(with_port) == 80
-    assert v.checkport_for(without) == 80  # the service (http, from port 80)
+    assert v.checkport_for(without) == 80  # the virtual's port
     v = only(virtual("checkport = 8081"))
     assert v.checkport_for(v.reals[0]) == 8081
+    v = only(lint("virtual = 192.0.2.10:8080\n    real = 192.0.2.11 gate\n    service = http\n"))
+    assert v.checkport_for(v.reals[0]) == 8080  # where IPVS sends it (ldirectord: 80)
     v = only(lint("virtual = 7\n    real = 192.0.2.11 gate\n    checktype = on\n"))
     assert v.checkport_for(v.reals[0]) is None  # service none has no port
 
