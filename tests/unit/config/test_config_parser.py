@@ -330,3 +330,20 @@ def test_values_remember_where_they_were_written():
     assert v.where("scheduler") is not None and v.where("scheduler").line == 5  # type: ignore[union-attr]
     assert v.where("checkinterval") == r.config.where("checkinterval")  # type: ignore[union-attr]
     assert v.where("quiescent") is None
+
+
+def test_virtual6_by_host_name():
+    v = only(lint("virtual6 = ip6.example.com:https\n    real6 = [2001:db8::5] gate\n"))
+    assert (v.family, v.address, v.port, v.service) == (6, "2001:db8::80", 443, "https")
+
+
+def test_public_api_is_pinned():
+    import ldirectorpy.config as api
+
+    assert sorted(api.__all__) == [
+        "Config", "Diagnostic", "Fallback", "Forward", "LoadResult", "Loc", "Protocol", "Real",
+        "Resolver", "Severity", "StaticResolver", "SystemResolver", "Virtual", "find_config",
+        "load",
+    ]  # fmt: skip
+    for name in api.__all__:
+        assert getattr(api, name) is not None
