@@ -6,16 +6,18 @@ request line and one JSON reply, then closing. Requests: `status`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ldirectorpy.daemon.pidfile import instance_name, run_dir
+
+if TYPE_CHECKING:
+    import asyncio
 
 MAX_REQUEST = 256
 Handler = Callable[[str], Awaitable[dict[str, Any]]]
@@ -27,6 +29,7 @@ def socket_path(config_path: Path) -> Path:
 
 async def serve(path: Path, handler: Handler) -> asyncio.Server:
     """Listen on `path` (replacing a stale socket) and answer with `handler`."""
+    import asyncio  # only the daemon needs it; `status` should start fast
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
