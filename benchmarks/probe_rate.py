@@ -28,19 +28,19 @@ Memory:
            object, timeout handle. Kernel socket buffers are not counted.
 
 Measured 2026-11-25 on the shared 2-CPU build VM (Python 3.11.7, no uvloop)
-while three QEMU guests and other test runs kept the load average at 5-9, so
-this process got only 20-30 % of its core and the wall rates are scheduler
+while three QEMU guests and other test runs kept the load average at 6-9, so
+this process got only 15-30 % of its core and the wall rates are scheduler
 bound; the CPU cost per probe is the number to read:
 
   check                               probes/s  CPU us/p user us   1e6/CPU
-  connect asyncio, 100 in flight         1,640     126.3    63.4     7,916
-  connect asyncio, 1000 in flight        1,455     158.1    89.0     6,326
-  connect serial blocking (ldirectord)   3,249      68.6    23.9    14,579
-  rdp asyncio, 100 in flight             1,222     250.1   144.2     3,998
-  rdp asyncio, 1000 in flight              950     272.6   170.1     3,668
-  rdp serial blocking (ldirectord)         284     230.1    86.8     4,346
-  rdp asyncio, 1000 in flight, 20 ms       422     312.2   205.2     3,203
-  rdp serial, 20 ms (200 targets)           36     376.6   219.8     2,655
+  connect asyncio, 100 in flight         1,121     141.3    72.9     7,075
+  connect asyncio, 1000 in flight        1,021     139.7    79.6     7,157
+  connect serial blocking (ldirectord)   1,895      73.3    26.4    13,649
+  rdp asyncio, 100 in flight               745     233.2   139.6     4,288
+  rdp asyncio, 1000 in flight            1,288     238.1   146.7     4,199
+  rdp serial blocking (ldirectord)         347     224.0   112.1     4,465
+  rdp asyncio, 1000 in flight, 20 ms       744     234.4   138.0     4,266
+  rdp serial, 20 ms (200 targets)           38     309.0   157.0     3,236
   idle memory per monitored real: 663 B; RDP probe in flight: 4.5 KB traced,
   6.8 KB RSS (bounded by maxprobes, default 256, not by the number of reals)
 
@@ -50,8 +50,8 @@ is kernel time, and on loopback the kernel charges BOTH ends' TCP work
 (SYN/SYN-ACK/accept, FIN handling) to the prober's core; the rest is CPython
 asyncio per-probe overhead (task, timeout handle, two epoll register/
 unregister pairs, socket object). The serial peer costs less CPU per probe
-but is bound by latency: with 20 ms server think time it manages 36 probes/s
-where the asyncio prober, still CPU-starved, does 422/s (12x). 10k/s would
+but is bound by latency: with 20 ms server think time it manages 38 probes/s
+where the asyncio prober, still CPU-starved, does 744/s (20x). 10k/s would
 need a shared-epoll batch prober (one socket set, no task per probe).
 With uvloop (--uvloop, installed aside, not a dependency) the same run gave
 about 10-15 % less CPU: RDP 225-233 us/probe (~4,400/s per core), connect
