@@ -3,7 +3,7 @@
 The oracle is Debian's ldirectord (/usr/sbin/ldirectord). `ldirectord CONFIG status` parses the
 whole file before anything else and exits 2 on a config error; with no daemon running it
 otherwise exits 3. For every file in corpus/ both programs run in the same throw-away sandbox
-(see sandbox.py: no network, private /var/log and /run, ipvsadm replaced by a tripwire), and
+(see oracle_sandbox.py: no network, private /var/log and /run, ipvsadm replaced by a tripwire), and
 `ldirectorpy --check` must exit 2 exactly when ldirectord does, except for the deliberate
 differences listed in DELIBERATE below, each with its reason and the diagnostic code that
 tells the operator about it.
@@ -63,13 +63,17 @@ DELIBERATE: dict[str, str] = {
     "quirk-blank-line-in-virtual": "D04",
     "quirk-two-space-indent": "D05",
     "quirk-indented-global": "D06",
+    "quirk-utf8-bom": "D33",
     "quoting-request-unquoted": "D07",
     "quoting-login-unquoted": "D07",
     "quoting-logfile-unquoted": "D07",
     # ldirectord's misreadings that ldirectorpy refuses.
     "checktype-digit-in-word": "D09",
+    "real-words-before-weight": "D34",
     # Fractional seconds (contract 3): 0.5 is valid here, a zero (error) for ldirectord.
-    "quirk-fraction-below-one": "D11",
+    "quirk-fraction-below-one": "D32",
+    # ldirectord reads the first digit run of `virtual=192.0.2.1` as fwmark 192.
+    "virtual-no-port-is-fwmark": "D30",
     # Accepted by ldirectord, but it would fail at run time or do something else: refused.
     "semantic-unknown-scheduler": "D16",
     "quirk-scheduler-with-digit": "D16",  # ldirectord reads 'wlc2' as wlc; we refuse it
@@ -86,6 +90,15 @@ DELIBERATE: dict[str, str] = {
     # --check does not create log files, so an unwritable one is not its business.
     "bad-logfile-unwritable": "D25",
     "bad-monitorfile-unwritable": "D25",
+}
+
+
+# Files both programs accept, but ldirectord silently reads differently from what is written.
+# The compatibility stance: ldirectorpy accepts them too, but must say something (a warning or
+# an error) so the operator learns the file does not mean what it seems to.
+MISREAD: dict[str, str] = {
+    "real-thresholds-wrong-order": "with u: before l:, ldirectord drops the u: threshold",
+    "quirk-number-with-suffix": "ldirectord reads '5s' as 5 and '3sec' as 3",
 }
 
 
@@ -163,8 +176,7 @@ def _generated_cases(root: Path) -> Iterator[Case]:
     for difference in compat.DIFFERENCES:
         path = root / f"compat-{difference.id}.cf"
         path.write_text(difference.example)
-        if difference.diagnostic == "E305":
-            path.chmod(0o666)  # the world-writable example needs the mode, not the text
+        path.chmod(difference.mode)  # D22 needs a world-writable file, not just its text
         verdict: Verdict = "error" if difference.ldirectord_rejects else "ok"
         yield Case(f"compat-{difference.id}", path, difference.ldirectord, verdict)
 
@@ -271,6 +283,15 @@ def test_every_deliberate_difference_names_a_case_and_a_documented_entry() -> No
     assert set(DELIBERATE.values()) <= set(compat.BY_ID), set(DELIBERATE.values()) - set(
         compat.BY_ID
     )
+
+
+@pytest.mark.parametrize("name", list(MISREAD))
+def test_check_speaks_up_where_ldirectord_silently_misreads(
+    name: str, pairs: dict[str, Pair]
+) -> None:
+    pair = pairs[name]
+    assert pair.oracle_verdict == "ok", pair.oracle.describe()
+    assert pair.our_codes, f"no diagnostic, but {MISREAD[name]}\n" + pair.both()
 
 
 @pytest.mark.parametrize("difference", compat.DIFFERENCES, ids=lambda d: d.id)
