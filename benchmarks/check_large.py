@@ -7,8 +7,8 @@ documentation addresses from 198.18.0.0/15), then measures, in the same run:
 - `ldirectord CONFIG status`            (the peer: it parses the whole file, exit 3 = parsed ok)
 
 Each measurement runs in a fresh helper process that starts the program and reports its wall
-time and the peak resident memory of the program and its descendants
-(getrusage(RUSAGE_CHILDREN).ru_maxrss, so the helper's own memory is not counted).
+time, its CPU time (user + system) and the peak resident memory of the program and its
+descendants (getrusage(RUSAGE_CHILDREN), so the helper itself is not counted).
 ldirectord runs inside the test suite's sandbox (tests/differential/oracle_sandbox.py: no
 network, private /var/log and /run), which needs root.
 
@@ -39,6 +39,7 @@ TIMED_OUT = -1
 @dataclass(frozen=True, slots=True)
 class Sample:
     seconds: float
+    cpu_seconds: float  # user + system: less disturbed than wall time on a busy machine
     maxrss_kib: int
     returncode: int
 
@@ -70,7 +71,7 @@ def _measure(argv: list[str], sandboxed: bool, timeout: float) -> Sample:
     if out.returncode != 0:
         raise SystemExit(f"measuring {argv[0]} failed:\n{out.stderr}")
     doc = json.loads(out.stdout)
-    return Sample(doc["seconds"], doc["maxrss_kib"], doc["returncode"])
+    return Sample(doc["seconds"], doc["cpu_seconds"], doc["maxrss_kib"], doc["returncode"])
 
 
 def _helper(argv: list[str], sandboxed: bool, timeout: float) -> None:
@@ -89,12 +90,19 @@ def _helper(argv: list[str], sandboxed: bool, timeout: float) -> None:
     except (subprocess.TimeoutExpired, oracle_sandbox.SandboxError):
         code = TIMED_OUT
     seconds = time.perf_counter() - started
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "maxrss_kib": maxrss, "returncode": code}))
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    doc = {
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "maxrss_kib": usage.ru_maxrss,  # KiB on Linux
+        "returncode": code,
+    }
+    print(json.dumps(doc))
 
 
 def _row(name: str, samples: list[Sample], expected_exit: int) -> str:
     wall = statistics.median(s.seconds for s in samples)
+    cpu = statistics.median(s.cpu_seconds for s in samples)
     rss = max(s.maxrss_kib for s in samples) / 1024
     codes = sorted({s.returncode for s in samples})
     if TIMED_OUT in codes:
@@ -104,7 +112,7 @@ def _row(name: str, samples: list[Sample], expected_exit: int) -> str:
     else:
         note = ""
     exits = ",".join(map(str, codes))
-    return f"{name:<28} {exits:>5} {wall:>10.2f} {len(samples):>4} {rss:>10.1f}{note}"
+    return f"{name:<28} {exits:>5} {wall:>9.2f} {cpu:>9.2f} {len(samples):>4} {rss:>9.1f}{note}"
 
 
 def main() -> None:
@@ -138,7 +146,10 @@ def main() -> None:
                 f"\nconfig: {virtuals:,} virtuals x {args.reals} reals = "
                 f"{virtuals * args.reals:,} reals; {lines:,} lines, {size:.1f} MiB"
             )
-            print(f"{'program':<28} {'exit':>5} {'wall s':>10} {'runs':>4} {'peak MiB':>10}")
+            print(
+                f"{'program':<28} {'exit':>5} {'wall s':>9} {'cpu s':>9} {'runs':>4} "
+                f"{'peak MiB':>9}"
+            )
             ours = [
                 _measure(
                     [sys.executable, "-m", "ldirectorpy", "--check", str(config)], False, 600.0
