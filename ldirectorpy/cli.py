@@ -3,7 +3,7 @@
 usage:
   ldirectorpy [-d|--debug] [--] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status
   ldirectorpy --check [--format text|json] [CONFIG ...]
-  ldirectorpy probe rdp|connect|ping HOST:PORT [options]
+  ldirectorpy probe rdp|connect|ping|udp HOST[:PORT] [options]
   ldirectorpy probe CONFIG [--json]
   ldirectorpy -h|--help | -v|--version
 

@@ -14,6 +14,10 @@ from ldirectorpy.healthstate import Mode, Monitored, Policy
 
 log = logging.getLogger("ldirectorpy")
 
+# The engine's outer deadline trails the probe's own by this much, so that the
+# probe's own, more precise reason ("X.224 confirm: no answer within 4s") wins.
+DEADLINE_MARGIN = 0.25
+
 
 def monitored(
     virtuals: tuple[VirtualSpec, ...], external_slots: asyncio.Semaphore | None
@@ -50,7 +54,7 @@ def monitored(
                 key=key,
                 probe=probe,
                 interval=v.checkinterval,
-                timeout=spec.timeout if spec is not None else v.checktimeout,
+                timeout=(spec.timeout if spec is not None else v.checktimeout) + DEADLINE_MARGIN,
                 policy=policy,
                 mode=mode,
             )
