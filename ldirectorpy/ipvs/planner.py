@@ -97,6 +97,8 @@ def plan(desired: Table, actual: Table, owned: Collection[ServiceKey]) -> list[O
             edit_svc.append(EditService(want))
         want_dests = desired.destinations.get(key, {})
         have_dests = actual.destinations.get(key, {}) if have is not None else {}
+        if have_dests == want_dests:
+            continue
         for dkey in sorted(want_dests, key=DestKey.sort_key):
             dest = want_dests[dkey]
             current = have_dests.get(dkey)

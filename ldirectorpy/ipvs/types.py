@@ -188,9 +188,14 @@ class DestKey:
     address: IPAddress
     port: int
 
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Computed once: ipaddress hashes through hex(), too slow for 10,000 reals.
+        object.__setattr__(self, "_hash", hash((int(self.address), self.port)))
+
     def __hash__(self) -> int:
-        # ipaddress hashes through hex(): too slow for tables of 10,000 reals.
-        return hash((int(self.address), self.address.version, self.port))
+        return self._hash
 
     def sort_key(self) -> tuple[int, ...]:
         return (*_address_order(self.address), self.port)
