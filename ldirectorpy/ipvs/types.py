@@ -273,7 +273,7 @@ def normalize_destination(service: ServiceKey, dest: Destination) -> Destination
 Dests = Mapping[DestKey, Destination]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Table:
     """Services, and the destinations of each service, keyed by their typed keys."""
 
@@ -325,3 +325,17 @@ class Table:
         } == {k: dict(v) for k, v in other.destinations.items()}
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """One line per service and per real, like `ipvsadm -Ln` (test failures stay readable)."""
+        lines = []
+        for s, dests in self.entries():
+            extra = f" persistent {s.persistence}" if s.persistence is not None else ""
+            extra += f" /{s.netmask}" + (" ops" if s.one_packet else "")
+            extra += f" flags {s.sched_flags.value:#x}" if s.sched_flags else ""
+            lines.append(f"{s.key} {s.scheduler}{extra}")
+            lines.extend(
+                f"  -> {d.key} {d.forward.name.lower()} w={d.weight} u={d.upper} l={d.lower}"
+                for d in dests
+            )
+        return "Table(\n" + "".join(f"  {line}\n" for line in lines) + ")"
