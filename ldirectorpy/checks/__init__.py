@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ldirectorpy.checks import external, ping, rdp, tcp, trivial, udp
+from ldirectorpy.checks import external, http, ping, rdp, tcp, trivial, udp
 from ldirectorpy.checks.combined import CombinedProbe
 from ldirectorpy.checks.rdp import RdpOptions
 from ldirectorpy.checks.result import ProbeResult
@@ -71,6 +71,13 @@ class CheckSpec:
     virtual_port: int = 0
     request: str = ""
     receive: str = ""
+    # Service options; empty when the service does not use them (fromconfig).
+    httpmethod: str = ""
+    virtualhost: str = ""
+    login: str = ""
+    passwd: str = ""
+    database: str = ""
+    secret: str = ""
     rdp: RdpOptions = field(default_factory=RdpOptions)
 
     @property
@@ -88,6 +95,28 @@ Factory = Callable[[CheckSpec, "asyncio.Semaphore | None"], Probe]
 
 def _rdp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: rdp.probe(spec.target, spec.negotiatetimeout, spec.rdp)
+
+
+def _http(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    url = http.url_for(spec.service, spec.target, spec.request)
+    proxy = None
+    if spec.service == "http_proxy":
+        if not re.match(r"https?://", spec.request.lstrip("/"), re.IGNORECASE):
+            raise CheckConfigError(
+                "service=http_proxy needs request= an absolute URL (http://...) "
+                "to fetch through the real server"
+            )
+        proxy = spec.target
+    receive = _receive(spec)
+    method = spec.httpmethod or "GET"
+    return lambda: http.probe(
+        url,
+        spec.negotiatetimeout,
+        method=method,
+        virtualhost=spec.virtualhost,
+        receive=receive,
+        proxy=proxy,
+    )
 
 
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
@@ -160,6 +189,9 @@ def _negotiate(spec: CheckSpec, slots: asyncio.Semaphore | None) -> Probe:
 SERVICES: dict[str, Factory] = {
     "rdp": _rdp,
     "none": _none,
+    "http": _http,
+    "https": _http,
+    "http_proxy": _http,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);

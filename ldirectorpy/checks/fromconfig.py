@@ -12,7 +12,34 @@ from ldirectorpy.checks.target import Target
 if TYPE_CHECKING:
     from ldirectorpy.config.model import Real, Virtual
 
-__all__ = ["rdp_options", "spec_for"]
+__all__ = ["rdp_options", "service_options", "spec_for"]
+
+# Which services read which of the per-service directives (ldirectord's check_*).
+_HTTP = frozenset({"http", "https", "http_proxy"})
+_LOGIN = frozenset(
+    {"ftp", "imap", "imaps", "pop", "pops", "ldap", "ldaps", "mysql", "pgsql", "oracle", "radius"}
+)
+_DATABASE = frozenset({"mysql", "pgsql", "oracle"})
+
+
+def service_options(virtual: Virtual) -> dict[str, str]:
+    """httpmethod, virtualhost, login, passwd, database and secret, for the
+    services that use them; the rest stay empty so equal checks stay equal."""
+    service = virtual.service
+    options: dict[str, str] = {}
+    if service in _HTTP:
+        options["httpmethod"] = virtual.httpmethod
+        if service != "http_proxy":  # ldirectord sends no Host: of its own through a proxy
+            options["virtualhost"] = virtual.virtualhost or ""
+    if service in _LOGIN or service == "sip":
+        options["login"] = virtual.login
+    if service in _LOGIN:
+        options["passwd"] = virtual.passwd
+    if service in _DATABASE:
+        options["database"] = virtual.database
+    if service == "radius":
+        options["secret"] = virtual.secret
+    return options
 
 
 def rdp_options(virtual: Virtual) -> RdpOptions:
@@ -50,6 +77,7 @@ def spec_for(virtual: Virtual, real: Real) -> CheckSpec:
     # Fields a check does not use stay at their defaults, so equal checks of
     # one target under several virtuals compare equal and are probed once.
     external = checktype in ("external", "external-perl")
+    negotiates = checktype == "negotiate" or checktype.isdigit()
     if not external:
         vip = ""
     elif virtual.fwmark is not None:
@@ -72,4 +100,5 @@ def spec_for(virtual: Virtual, real: Real) -> CheckSpec:
         request=real.request if real.request is not None else virtual.request,
         receive=real.receive if real.receive is not None else virtual.receive,
         rdp=rdp_options(virtual) if virtual.service == "rdp" else RdpOptions(),
+        **(service_options(virtual) if negotiates else {}),
     )
