@@ -42,7 +42,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_GUEST] = guest
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    guest = session.config.stash.get(_GUEST, None)
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    guest = config.stash.get(_GUEST, None)
     if guest is not None:
-        guest.finish()
+        terminalreporter.write_line(guest.summary())

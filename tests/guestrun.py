@@ -5,15 +5,16 @@ same node id. The first one to run boots the guest once (scripts/guest/run) and
 runs pytest there on all of them; each GuestItem then reports the guest's
 outcome for its node id, so the host's summary counts the guest's tests. A
 guest that does not boot or crashes fails every kernel test, with the tail of
-its console log. Inside the guest (LDIRECTORPY_IN_GUEST=1) the tests run as
-usual, and `ResultWriter` records each outcome for the host.
+its console log. The console log and JUnit XML stay in /tmp/ldirectorpy-guest-*/.
+Inside the guest (LDIRECTORPY_IN_GUEST=1) the tests run as usual, and
+`ResultWriter` records each outcome for the host.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,28 +108,38 @@ class GuestRun:
             "--",
             *("env", f"{RESULTS_ENV}={results}"),
             *(sys.executable, "-m", "pytest", "-v", "--color=no", "-p", "no:cacheprovider"),
+            # Importing hypothesis's plugin costs ~15 s of emulated CPU; @given
+            # works without it.
+            *("-p", "no:hypothesispytest"),
             f"--junitxml={self.share / 'results.xml'}",
             f"@{self.share / 'nodeids.txt'}",
         ]
         began = time.monotonic()
-        done = subprocess.run(
+        # Own session: an interrupted pytest takes the whole guest down with it.
+        with subprocess.Popen(
             command,
             cwd=self.rootdir,
             stdin=subprocess.DEVNULL,
             stdout=None if self.verbose_console else subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self.verbose_console else subprocess.PIPE,
             text=True,
-            check=False,
-        )
+            start_new_session=True,
+        ) as runner:
+            try:
+                _, stderr = runner.communicate()
+            except BaseException:
+                os.killpg(runner.pid, signal.SIGTERM)
+                runner.wait()
+                raise
         self.elapsed = time.monotonic() - began
         say(config, f"kernel tests: the guest finished in {self.elapsed:.1f} s")
-        self.returncode = done.returncode
+        self.returncode = runner.returncode
         if results.exists():
             data = json.loads(results.read_text())
             self.results = data["tests"]
             self.collect_errors = data["collect_errors"]
         else:
-            why = (done.stderr or "").strip() or f"scripts/guest/run exited with {done.returncode}"
+            why = (stderr or "").strip() or f"scripts/guest/run exited with {runner.returncode}"
             self.problem = f"the guest did not run the tests: {why}"
 
     def tail(self) -> str:
@@ -138,10 +149,15 @@ class GuestRun:
             return f"(no console log: {err})"
         return "\n".join(lines[-LOG_TAIL:])
 
-    def finish(self) -> None:
-        """Removes the share after a clean run; keeps it (and its log) otherwise."""
-        if self.share is not None and self.returncode == 0 and self.problem is None:
-            shutil.rmtree(self.share, ignore_errors=True)
+    def summary(self) -> str:
+        """One line for the end of the host's run: where the guest's traces are."""
+        if self.returncode is None:
+            return "kernel tests: the guest was not started"
+        return (
+            f"kernel tests: {len(self.nodeids)} delegated to the QEMU guest, which ran"
+            f" {self.elapsed:.0f} s (exit status {self.returncode});"
+            f" console log {self.log}, JUnit XML {self.log.parent / 'results.xml'}"
+        )
 
 
 def say(config: pytest.Config, text: str) -> None:
