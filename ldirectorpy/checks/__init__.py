@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ldirectorpy.checks import external, http, ping, rdp, tcp, trivial, udp
+from ldirectorpy.checks import external, http, imap, nntp, ping, pop, rdp, smtp, tcp, trivial, udp
 from ldirectorpy.checks.combined import CombinedProbe
 from ldirectorpy.checks.rdp import RdpOptions
 from ldirectorpy.checks.result import ProbeResult
@@ -119,6 +119,33 @@ def _http(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     )
 
 
+def _smtp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    return lambda: smtp.probe(spec.target, spec.negotiatetimeout)
+
+
+def _pop(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    tls = spec.service == "pops"
+    return lambda: pop.probe(
+        spec.target, spec.negotiatetimeout, tls=tls, login=spec.login, passwd=spec.passwd
+    )
+
+
+def _imap(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    try:
+        imap.quote(spec.login)
+        imap.quote(spec.passwd)
+    except ValueError as exc:
+        raise CheckConfigError(str(exc)) from None
+    tls = spec.service == "imaps"
+    return lambda: imap.probe(
+        spec.target, spec.negotiatetimeout, tls=tls, login=spec.login, passwd=spec.passwd
+    )
+
+
+def _nntp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    return lambda: nntp.probe(spec.target, spec.negotiatetimeout)
+
+
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: trivial.always_up("service=none (not checked)")
 
@@ -192,6 +219,13 @@ SERVICES: dict[str, Factory] = {
     "http": _http,
     "https": _http,
     "http_proxy": _http,
+    "smtp": _smtp,
+    "submission": _smtp,
+    "pop": _pop,
+    "pops": _pop,
+    "imap": _imap,
+    "imaps": _imap,
+    "nntp": _nntp,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);

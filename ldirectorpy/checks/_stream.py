@@ -78,6 +78,11 @@ class Stream:
         self.writer.write(data)
         await self.writer.drain()
 
+    def farewell(self, data: bytes) -> None:
+        """Send a QUIT/LOGOUT without waiting: the verdict is already known."""
+        if not self.writer.transport.is_closing():
+            self.writer.write(data)
+
     def close(self) -> None:
         # abort, not close: no waiting on a TLS close_notify or a full buffer.
         self.writer.transport.abort()

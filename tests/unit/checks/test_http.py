@@ -244,7 +244,7 @@ async def test_https_ignores_the_self_signed_certificate_and_sends_sni(
     server_tls: ssl.SSLContext,
 ) -> None:
     names: list[str | None] = []
-    server_tls.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    server_tls.sni_callback = lambda _sock, name, _ctx: names.append(name)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_head(reader)
