@@ -546,7 +546,11 @@ class NetlinkBackend:
             raise IPVSTimeout(
                 f"dump {what}: no answer from the kernel in {self.timeout} s"
             ) from exc
-        except IPVSProtocolError:
+        except (IPVSRequestError, IPVSPermissionError):
+            raise  # the kernel ended this dump with an error: the socket is clean
+        except BaseException:
+            # Garbage, or cancelled mid-dump: the kernel may still be dumping into
+            # this socket (a new dump would get EBUSY), so start afresh.
             self._reset()
             raise
 
