@@ -15,7 +15,21 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ldirectorpy.checks import external, http, imap, nntp, ping, pop, rdp, smtp, tcp, trivial, udp
+from ldirectorpy.checks import (
+    external,
+    http,
+    imap,
+    nntp,
+    ping,
+    pop,
+    rdp,
+    simpletcp,
+    sip,
+    smtp,
+    tcp,
+    trivial,
+    udp,
+)
 from ldirectorpy.checks.combined import CombinedProbe
 from ldirectorpy.checks.rdp import RdpOptions
 from ldirectorpy.checks.result import ProbeResult
@@ -146,6 +160,19 @@ def _nntp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: nntp.probe(spec.target, spec.negotiatetimeout)
 
 
+def _simpletcp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    receive = _receive(spec)
+    udp_ = spec.protocol == "udp"
+    return lambda: simpletcp.probe(
+        spec.target, spec.negotiatetimeout, request=spec.request, receive=receive, udp=udp_
+    )
+
+
+def _sip(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    udp_ = spec.protocol == "udp"
+    return lambda: sip.probe(spec.target, spec.negotiatetimeout, login=spec.login, udp=udp_)
+
+
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: trivial.always_up("service=none (not checked)")
 
@@ -226,6 +253,8 @@ SERVICES: dict[str, Factory] = {
     "imap": _imap,
     "imaps": _imap,
     "nntp": _nntp,
+    "simpletcp": _simpletcp,
+    "sip": _sip,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import cast
 
 from checks_loopback import tcp_server
 
@@ -74,3 +75,29 @@ async def settled(transcript: list[bytes], count: int, within: float = 0.5) -> l
     while len(transcript) < count and loop.time() < end:
         await asyncio.sleep(0.005)
     return transcript
+
+
+@asynccontextmanager
+async def udp_responder(
+    answer: Callable[[bytes], Sequence[bytes]], host: str = "127.0.0.1"
+) -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A UDP server sending ``answer(request)`` datagrams back; yields (port, requests)."""
+    seen: list[bytes] = []
+
+    class Server(asyncio.DatagramProtocol):
+        transport: asyncio.DatagramTransport
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = cast(asyncio.DatagramTransport, transport)
+
+        def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+            seen.append(data)
+            for reply in answer(data):
+                self.transport.sendto(reply, addr)
+
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Server, local_addr=(host, 0))
+    try:
+        yield transport.get_extra_info("sockname")[1], seen
+    finally:
+        transport.close()
