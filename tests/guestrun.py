@@ -55,7 +55,12 @@ class ResultWriter:
         self.collect_errors: list[str] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        entry: dict[str, Any] = {"outcome": report.outcome, "text": report.longreprtext}
+        crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", "")
+        entry: dict[str, Any] = {
+            "outcome": report.outcome,
+            "text": report.longreprtext,
+            "crash": str(crash),
+        }
         if report.skipped and isinstance(report.longrepr, tuple):
             entry["text"] = str(report.longrepr[2])
         if hasattr(report, "wasxfail"):
@@ -218,9 +223,12 @@ class GuestItem(pytest.Item):
                 pytest.xfail(phase["xfail"])
             return
         if phase["outcome"] == "failed":
-            raise GuestFailure(phase["text"])
+            crash = phase.get("crash") or "failed"
+            raise GuestFailure(f"{crash}\n{phase['text']}")
         if phase["outcome"] == "skipped":
-            pytest.skip(f"in the guest: {phase['text']}")
+            reason = str(phase["text"]).removeprefix("Skipped: ")
+            # Reported at the test's own location, as pytest does for skip marks.
+            raise pytest.skip.Exception(f"in the guest: {reason}", _use_item_location=True)
 
     def setup(self) -> None:
         if self.guest.returncode is None:
@@ -243,7 +251,8 @@ class GuestItem(pytest.Item):
         style: Any = None,
     ) -> str:
         if isinstance(excinfo.value, GuestFailure):
-            return f"[in the QEMU guest]\n{excinfo.value}"
+            # The first line is what the short summary shows.
+            return f"[QEMU guest] {excinfo.value}"
         return str(super().repr_failure(excinfo, style))
 
 
