@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ldirectorpy.checks import (
+    dns,
     external,
     http,
     imap,
@@ -173,6 +174,14 @@ def _sip(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: sip.probe(spec.target, spec.negotiatetimeout, login=spec.login, udp=udp_)
 
 
+def _dns(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    receive = _receive(spec)
+    tcp_ = spec.protocol == "tcp"
+    return lambda: dns.probe(
+        spec.target, spec.negotiatetimeout, request=spec.request, receive=receive, tcp=tcp_
+    )
+
+
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: trivial.always_up("service=none (not checked)")
 
@@ -255,6 +264,7 @@ SERVICES: dict[str, Factory] = {
     "nntp": _nntp,
     "simpletcp": _simpletcp,
     "sip": _sip,
+    "dns": _dns,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);
