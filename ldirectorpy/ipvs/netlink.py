@@ -488,12 +488,15 @@ class NetlinkBackend:
         seq, self._seq = self._seq, self._seq + count
         return seq
 
-    async def _recv(self) -> bytes:
+    async def _recv(self, deadline: float) -> bytes:
+        """The next datagram. The kernel answers within send() and recv() themselves, so
+        the asyncio machinery (and the `deadline`) is only needed when none is queued."""
         while True:
             try:
                 data, _anc, flags, _addr = self._sock.recvmsg(1 << 16)
             except BlockingIOError:
-                await self._readable()
+                async with asyncio.timeout_at(deadline):
+                    await self._readable()
                 continue
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
@@ -502,6 +505,9 @@ class NetlinkBackend:
             if flags & _MSG_TRUNC:
                 raise IPVSProtocolError("netlink message truncated")
             return data
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.timeout
 
     async def _readable(self) -> None:
         loop = asyncio.get_running_loop()
@@ -526,21 +532,21 @@ class NetlinkBackend:
         request = encode_request(self.family_id, cmd, seq, NLM_F_REQUEST | NLM_F_DUMP, attrs)
         out: list[bytes] = []
         self.requests += 1
+        deadline = self._deadline()
         try:
-            async with asyncio.timeout(self.timeout):
-                self._sock.send(request)
-                while True:
-                    for kind, _flags, mseq, payload in parse_messages(await self._recv()):
-                        if mseq != seq:
-                            continue
-                        if kind == NLMSG_DONE:
-                            return out
-                        if kind == NLMSG_ERROR:
-                            code = error_code(payload)
-                            if code == errno.EPERM:
-                                raise IPVSPermissionError()
-                            raise request_error(code, f"dump {what}")
-                        out.append(payload[_GENLHDR.size :])
+            self._sock.send(request)
+            while True:
+                for kind, _flags, mseq, payload in parse_messages(await self._recv(deadline)):
+                    if mseq != seq:
+                        continue
+                    if kind == NLMSG_DONE:
+                        return out
+                    if kind == NLMSG_ERROR:
+                        code = error_code(payload)
+                        if code == errno.EPERM:
+                            raise IPVSPermissionError()
+                        raise request_error(code, f"dump {what}")
+                    out.append(payload[_GENLHDR.size :])
         except TimeoutError as exc:
             self._reset()
             raise IPVSTimeout(
@@ -562,10 +568,12 @@ class NetlinkBackend:
             if IPVS_CMD_ATTR_SERVICE in top:
                 services.append(decode_service(parse_attrs(top[IPVS_CMD_ATTR_SERVICE])))
         entries = []
-        for service in services:
+        for n, service in enumerate(services):
             key = service.key
             if key not in owned:
                 continue
+            if n % 16 == 15:
+                await asyncio.sleep(0)  # the kernel answers at once: let probes run too
             try:
                 found = await self._dump(IPVS_CMD_GET_DEST, _service_key_attr(key), key)
             except IPVSRequestError:
@@ -583,6 +591,7 @@ class NetlinkBackend:
             retries: list[Op] = []
             for start in range(0, len(pending), self.batch):
                 chunk = pending[start : start + self.batch]
+                await asyncio.sleep(0)  # between batches, let the rest of the daemon run
                 for op, error in zip(chunk, await self._send_batch(chunk), strict=True):
                     retry = report.outcome(op, error)
                     if retry is not None:
@@ -599,13 +608,13 @@ class NetlinkBackend:
         data = b"".join(encode_op(op, self.family_id, first + i) for i, op in enumerate(ops))
         codes: dict[int, int] = {}
         self.requests += len(ops)
+        deadline = self._deadline()
         try:
-            async with asyncio.timeout(self.timeout):
-                self._sock.send(data)
-                while len(codes) < len(ops):
-                    for kind, _flags, seq, payload in parse_messages(await self._recv()):
-                        if kind == NLMSG_ERROR and 0 <= seq - first < len(ops):
-                            codes[seq] = error_code(payload)
+            self._sock.send(data)
+            while len(codes) < len(ops):
+                for kind, _flags, seq, payload in parse_messages(await self._recv(deadline)):
+                    if kind == NLMSG_ERROR and 0 <= seq - first < len(ops):
+                        codes[seq] = error_code(payload)
         except (TimeoutError, IPVSProtocolError, OSError) as exc:
             # Unknown outcomes: report them; the next dump shows what happened.
             self._reset()
@@ -624,11 +633,11 @@ class NetlinkBackend:
         self._sock.send(
             encode_request(self.family_id, IPVS_CMD_FLUSH, seq, NLM_F_REQUEST | NLM_F_ACK, b"")
         )
-        async with asyncio.timeout(self.timeout):
-            while True:
-                for kind, _flags, mseq, payload in parse_messages(await self._recv()):
-                    if kind == NLMSG_ERROR and mseq == seq:
-                        code = error_code(payload)
-                        if code:
-                            raise request_error(code, "flush")
-                        return
+        deadline = self._deadline()
+        while True:
+            for kind, _flags, mseq, payload in parse_messages(await self._recv(deadline)):
+                if kind == NLMSG_ERROR and mseq == seq:
+                    code = error_code(payload)
+                    if code:
+                        raise request_error(code, "flush")
+                    return
