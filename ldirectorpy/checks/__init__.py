@@ -23,6 +23,7 @@ from ldirectorpy.checks import (
     nntp,
     ping,
     pop,
+    radius,
     rdp,
     simpletcp,
     sip,
@@ -182,6 +183,22 @@ def _dns(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     )
 
 
+def _radius(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    if not spec.secret:
+        raise CheckConfigError("service=radius needs secret= (and login=, passwd=)")
+    try:  # fail at build time, not on every probe
+        radius.build_access_request(spec.login, spec.passwd, spec.secret, 0, bytes(16))
+    except ValueError as exc:
+        raise CheckConfigError(f"service=radius: {exc}") from None
+    return lambda: radius.probe(
+        spec.target,
+        spec.negotiatetimeout,
+        login=spec.login,
+        passwd=spec.passwd,
+        secret=spec.secret,
+    )
+
+
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: trivial.always_up("service=none (not checked)")
 
@@ -265,6 +282,7 @@ SERVICES: dict[str, Factory] = {
     "simpletcp": _simpletcp,
     "sip": _sip,
     "dns": _dns,
+    "radius": _radius,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);
