@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ldirectorpy.checks import (
     dns,
     external,
+    ftp,
     http,
     imap,
     nntp,
@@ -199,6 +200,18 @@ def _radius(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     )
 
 
+def _ftp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    receive = _receive(spec)
+    return lambda: ftp.probe(
+        spec.target,
+        spec.negotiatetimeout,
+        login=spec.login or "anonymous",
+        passwd=spec.passwd,
+        request=spec.request,
+        receive=receive,
+    )
+
+
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: trivial.always_up("service=none (not checked)")
 
@@ -283,6 +296,7 @@ SERVICES: dict[str, Factory] = {
     "sip": _sip,
     "dns": _dns,
     "radius": _radius,
+    "ftp": _ftp,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);

@@ -66,9 +66,7 @@ async def exchange(
     except BaseException:
         sock.close()
         raise
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Replies(answer, accept), sock=sock
-    )
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Replies(answer, accept), sock=sock)
     try:
         return await answer
     finally:

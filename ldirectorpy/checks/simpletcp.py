@@ -110,5 +110,3 @@ async def probe(
     data = payload(request)
     exchange = _over_udp if udp else _over_tcp
     return await bounded(timeout, lambda p: exchange(target, data, receive, p))
-
-
