@@ -102,6 +102,12 @@ MISREAD: dict[str, str] = {
 }
 
 
+# Where both reject a file, ldirectorpy reports an error on the line ldirectord names, except:
+OTHER_LINE: dict[str, str] = {
+    "bad-duplicate-virtual": "ldirectord names the last line of the block, we the virtual= line",
+}
+
+
 def _our_verdict(difference: compat.Difference) -> Verdict:
     return "error" if difference.verdict == "error" else "ok"
 
@@ -139,6 +145,18 @@ class Pair:
     @property
     def our_verdict(self) -> Verdict:
         return "error" if self.ours.returncode == 2 else "ok"
+
+    @property
+    def oracle_line(self) -> int | None:
+        """The line of ldirectord's `Error [pid] reading file F at line N: ...`."""
+        m = re.search(r"^Error \[\d+\] reading file .* at line (\d+):", self.oracle.stderr, re.M)
+        return int(m.group(1)) if m else None
+
+    @property
+    def our_error_lines(self) -> set[int]:
+        path = re.escape(str(self.case.path))
+        found = re.findall(rf"^{path}:(\d+):\d+: error: ", self.ours.stdout, re.M)
+        return {int(n) for n in found}
 
     @property
     def our_codes(self) -> set[str]:
@@ -283,6 +301,21 @@ def test_every_deliberate_difference_names_a_case_and_a_documented_entry() -> No
     assert set(DELIBERATE.values()) <= set(compat.BY_ID), set(DELIBERATE.values()) - set(
         compat.BY_ID
     )
+
+
+BOTH_REJECT = [
+    c for c in CASES if c.ldirectord == "error" and c.name not in {*DELIBERATE, *OTHER_LINE}
+]
+
+
+@pytest.mark.parametrize("case", BOTH_REJECT, ids=lambda c: c.name)
+def test_where_both_reject_a_file_they_point_at_the_same_line(
+    case: Case, pairs: dict[str, Pair]
+) -> None:
+    pair = pairs[case.name]
+    assert pair.our_verdict == "error", pair.both()
+    assert pair.oracle_line is not None, pair.oracle.describe()
+    assert pair.oracle_line in pair.our_error_lines, pair.both()
 
 
 @pytest.mark.parametrize("name", list(MISREAD))
