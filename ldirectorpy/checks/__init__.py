@@ -21,6 +21,7 @@ from ldirectorpy.checks import (
     ftp,
     http,
     imap,
+    ldap,
     nntp,
     ping,
     pop,
@@ -212,6 +213,20 @@ def _ftp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     )
 
 
+def _ldap(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    receive = _receive(spec)
+    tls = spec.service == "ldaps"
+    return lambda: ldap.probe(
+        spec.target,
+        spec.negotiatetimeout,
+        request=spec.request,
+        receive=receive,
+        login=spec.login,
+        passwd=spec.passwd,
+        tls=tls,
+    )
+
+
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: trivial.always_up("service=none (not checked)")
 
@@ -297,6 +312,8 @@ SERVICES: dict[str, Factory] = {
     "dns": _dns,
     "radius": _radius,
     "ftp": _ftp,
+    "ldap": _ldap,
+    "ldaps": _ldap,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);
