@@ -2,9 +2,15 @@
 
 The registry maps ldirectord's (checktype, service) to a factory that turns a
 ``CheckSpec`` into a zero-argument async probe. A new check is one module plus
-one line in ``_CHECKTYPES`` or ``_SERVICES``. Services ldirectord supports but
-ldirectorpy does not yet (http, smtp, ...) raise ``UnsupportedCheck`` at build
-time, so the caller reports them instead of silently passing.
+one line in ``CHECKTYPES`` or ``SERVICES``. Every service ldirectord's
+negotiate knows is built (rdp is ours; dns needs the ``[dns]`` extra, mysql and
+pgsql the ``[mysql]``/``[pgsql]`` ones, and say so in their verdict when it is
+missing) except ``oracle``, which raises ``UnsupportedCheck`` at build time so
+the caller reports it instead of silently passing.
+
+Services and their modules: http/https/http_proxy (http), smtp/submission
+(smtp), pop/pops (pop), imap/imaps (imap), nntp, simpletcp, sip, dns, radius,
+ftp, ldap/ldaps (ldap), mysql/pgsql (sql), rdp, none (trivial).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from ldirectorpy.checks import (
     simpletcp,
     sip,
     smtp,
+    sql,
     tcp,
     trivial,
     udp,
@@ -227,6 +234,19 @@ def _ldap(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     )
 
 
+async def _always_down(reason: str) -> ProbeResult:
+    return ProbeResult(False, reason, 0.0)
+
+
+def _sql(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
+    query = sql.Query(spec.login, spec.passwd, spec.database, spec.request.removeprefix("/"))
+    if not query.login or not query.sql:
+        # ldirectord logs this and marks the real down on every pass; so do we.
+        reason = f"service={spec.service} needs login= and request= (the SQL query)"
+        return lambda: _always_down(reason)
+    return lambda: sql.probe(spec.service, spec.target, spec.negotiatetimeout, query)
+
+
 def _none(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: trivial.always_up("service=none (not checked)")
 
@@ -278,16 +298,22 @@ def _on(_spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return trivial.always_up
 
 
+# What ldirectord negotiates but ldirectorpy does not, and why.
+_UNSUPPORTED = {
+    "oracle": "no Oracle driver is worth depending on for a health check; use "
+    "checktype=external with a script (e.g. one running sqlplus) or checktype=connect",
+}
+
+
 def _negotiate(spec: CheckSpec, slots: asyncio.Semaphore | None) -> Probe:
     factory = SERVICES.get(spec.service)
     if factory is None:
         if spec.service in LDIRECTORD_SERVICES:
+            why = _UNSUPPORTED.get(spec.service, "use checktype=connect or external instead")
             raise UnsupportedCheck(
                 spec.checktype,
                 spec.service,
-                f"service={spec.service} is not supported by ldirectorpy yet "
-                f"(negotiate supports: {', '.join(sorted(SERVICES))}); "
-                "use checktype=connect or external meanwhile",
+                f"service={spec.service} is not supported by ldirectorpy: {why}",
             )
         raise CheckConfigError(f"unknown service {spec.service!r}")
     return factory(spec, slots)
@@ -314,6 +340,8 @@ SERVICES: dict[str, Factory] = {
     "ftp": _ftp,
     "ldap": _ldap,
     "ldaps": _ldap,
+    "mysql": _sql,
+    "pgsql": _sql,
 }
 
 # checktype -> factory. "off" is absent on purpose (no probe, no state change);
