@@ -271,6 +271,13 @@ def _reals(raw: RawVirtual, protocol: Protocol, resolver: rv.Resolver, sink: Sin
         except Invalid as bad:
             sink.add(bad.code, loc, bad.message, bad.hint)
             continue
+        if spec.upper_first:
+            sink.add(
+                "W113",
+                loc,
+                "u: before l: (ldirectord ignores the u: threshold here)",
+                "write l:N before u:N",
+            )
         first = _host(spec.host, family, resolver, sink, loc)
         if first is None:
             continue

@@ -139,6 +139,10 @@ DIFFERENCES: tuple[Difference, ...] = (
         "http checks port 80).", "It is checked on the virtual's port, where IPVS sends the "
         "traffic; the service's port is used only for fwmark services.", "ok", False,
         "virtual=192.0.2.10:8080\n    real=192.0.2.11 gate\n    service=http\n"),
+    Difference("D37", "W113", "real= with u:N before l:N: the l: match swallows the rest, so "
+        "the upper threshold is silently dropped.", "Both thresholds are read as written; a "
+        "warning.", "warning", False,
+        "virtual=192.0.2.10:80\n    real=192.0.2.11:80 masq 1 u:100 l:10\n"),
 )  # fmt: skip
 
 BY_ID = {d.id: d for d in DIFFERENCES}

@@ -111,6 +111,7 @@ CODES: dict[str, str] = {
     "W110": "a directive repeated in the same scope (the last one wins)",
     "W111": "a '#' inside quotes in a virtual section (ldirectord cuts the line there)",
     "W112": "a UTF-8 byte order mark at the start of the file",
+    "W113": "real= thresholds written u: before l: (ldirectord drops the u: value)",
     "W201": "text after a number, ignored as ldirectord does",
     "W202": "a deprecated directive",
     "W203": "the maintenance directory does not exist",

@@ -35,6 +35,7 @@ class RealSpec:
     receive: str | None
     lower: int
     upper: int
+    upper_first: bool = False  # u: written before l: (ldirectord drops the u: value)
 
 
 def _threshold(word: str, text: str) -> int:
@@ -90,7 +91,9 @@ def parse_real(text: str) -> RealSpec:
         )
     lower = upper = 0
     seen: set[str] = set()
+    upper_first = False
     while (t := _THRESHOLD.match(rest)) is not None and t.group(1) not in seen:
+        upper_first = upper_first or (t.group(1) == "l" and "u" in seen)
         seen.add(t.group(1))
         value = _threshold(t.group(1), t.group(2))
         lower, upper = (value, upper) if t.group(1) == "l" else (lower, value)
@@ -101,7 +104,7 @@ def parse_real(text: str) -> RealSpec:
             f"cannot read the real server line around '{rest.strip()[:40]}'",
             'the order is: HOST[:PORT] gate|masq|ipip [WEIGHT] ["REQ", "RECV"] [l:N] [u:N]',
         )
-    return RealSpec(host, host2, port, forward, weight, request, receive, lower, upper)
+    return RealSpec(host, host2, port, forward, weight, request, receive, lower, upper, upper_first)
 
 
 @dataclass(frozen=True, slots=True)

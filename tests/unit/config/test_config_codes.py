@@ -56,6 +56,7 @@ TRIGGERS: dict[str, str] = {
     "W110": "autoreload = no\nautoreload = yes\n" + V,
     "W111": V + '    receive = "a#b"\n',
     "W112": "\ufeffautoreload = no\n" + V,
+    "W113": "virtual=192.0.2.10:80\n    real=192.0.2.11:80 masq 1 u:100 l:10\n",
     "W201": "checkinterval = 5s\n" + V,
     "W202": "checkcount = 2\n" + V,
     "W203": "maintenancedir = /nonexistent/maintenance\n" + V,
