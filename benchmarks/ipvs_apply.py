@@ -15,7 +15,9 @@ no-op is reading the table: `ipvsadm -Ln` and `-Ln --thresholds`, which
 ldirectord does before every change; counted once here);
 `ipvsadm -R` = the same operations as one restore script (its no-op: `ipvsadm -Sn`).
 A process costs about 0.2 s under the guest's emulation, so ipvsadm/op is timed on
-a sample of each step (--per-op-sample) and scaled; the table marks it with *.
+a sample of each step (--per-op-sample), median per process times the number of
+operations; the table marks it with *. Where a repeat is cheap, the best of
+--repeat runs is shown (the guest shares a busy host: single runs vary 2x).
 Each way starts from a flushed table in the benchmark's own network namespace.
 """
 
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import ctypes
 import os
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -83,8 +86,7 @@ def flush() -> None:
     subprocess.run([IPVSADM, "-C"], check=True)
 
 
-async def bench_netlink(cold: Table, changed: Table) -> Row:
-    flush()
+async def bench_netlink(cold: Table, changed: Table, repeat: int) -> Row:
     backend = await NetlinkBackend.open(timeout=600)
     owned = set(cold.services)
 
@@ -95,18 +97,22 @@ async def bench_netlink(cold: Table, changed: Table) -> Row:
         assert report.ok, report.errors[:3]
         return elapsed, report.total
 
-    row = Row("netlink (ours)", await reconcile(cold), await reconcile(changed), (0, 0))
-    row.noop = await reconcile(changed)
-    assert row.noop[1] == 0
+    colds = []
+    for _ in range(repeat):
+        flush()
+        colds.append(await reconcile(cold))
+    # Back and forth: both directions change the weight of every tenth real.
+    changes = [await reconcile(changed if i % 2 == 0 else cold) for i in range(repeat)]
+    noops = [await reconcile(changed if repeat % 2 else cold) for _ in range(repeat)]
+    assert all(n == 0 for _, n in noops)
     backend.close()
-    return row
+    return Row("netlink (ours)", min(colds), min(changes), min(noops))
 
 
-def timed_processes(commands: list[list[str]]) -> tuple[float, int]:
+def run_ipvsadm(args: list[str]) -> float:
     start = time.perf_counter()
-    for args in commands:
-        subprocess.run([IPVSADM, *args], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start, len(commands)
+    subprocess.run([IPVSADM, *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def timed_restore(commands: list[list[str]]) -> tuple[float, int]:
@@ -116,35 +122,34 @@ def timed_restore(commands: list[list[str]]) -> tuple[float, int]:
     return time.perf_counter() - start, len(commands)
 
 
-def bench_restore(cold_ops: list[Op], change_ops: list[Op]) -> Row:
+def bench_restore(cold_ops: list[Op], change_ops: list[Op], back_ops: list[Op], repeat: int) -> Row:
     flush()
     cold = timed_restore([ipvsadm_args(op) for op in cold_ops])
-    change = timed_restore([ipvsadm_args(op) for op in change_ops])
-    start = time.perf_counter()
-    subprocess.run([IPVSADM, "-Sn"], check=True, stdout=subprocess.DEVNULL)
-    return Row("ipvsadm -R", cold, change, (time.perf_counter() - start, 0))
+    changes = [
+        timed_restore([ipvsadm_args(op) for op in (change_ops if i % 2 == 0 else back_ops)])
+        for i in range(repeat)
+    ]
+    noop = min(run_ipvsadm(["-Sn"]) for _ in range(repeat))
+    return Row("ipvsadm -R", cold, min(changes), (noop, 0))
 
 
 def sampled_processes(commands: list[list[str]], sample: int) -> tuple[float, int, bool]:
-    """Time one process per command; past `sample` commands, time that many and
-    scale linearly (the rest goes in through -R so the next step starts right)."""
+    """One process per command, timed one by one; past `sample` commands, the median
+    of that many times the count (the rest goes in through -R so the next step
+    starts right). The median keeps a busy host's stalls out of the figure."""
+    times = [run_ipvsadm(args) for args in commands[:sample]]
     if len(commands) <= sample:
-        elapsed, count = timed_processes(commands)
-        return elapsed, count, False
-    elapsed, _ = timed_processes(commands[:sample])
-    subprocess.run([IPVSADM, "-R"], input="".join(" ".join(a) + "\n" for a in commands[sample:]),
-                   text=True, check=True)  # fmt: skip
-    return elapsed * len(commands) / sample, len(commands), True
+        return sum(times), len(commands), False
+    rest = "".join(" ".join(a) + "\n" for a in commands[sample:])
+    subprocess.run([IPVSADM, "-R"], input=rest, text=True, check=True)
+    return statistics.median(times) * len(commands), len(commands), True
 
 
 def bench_per_op(cold_ops: list[Op], change_ops: list[Op], sample: int) -> Row:
     flush()
     *cold, cold_est = sampled_processes([ipvsadm_args(op) for op in cold_ops], sample)
     *change, change_est = sampled_processes([ipvsadm_args(op) for op in change_ops], sample)
-    start = time.perf_counter()
-    for args in (["-Ln"], ["-Ln", "--thresholds"]):
-        subprocess.run([IPVSADM, *args], check=True, stdout=subprocess.DEVNULL)
-    noop = (time.perf_counter() - start, 0)
+    noop = (run_ipvsadm(["-Ln"]) + run_ipvsadm(["-Ln", "--thresholds"]), 0)
     way = "ipvsadm/op" + (" *" if cold_est or change_est else "")
     return Row(way, (cold[0], cold[1]), (change[0], change[1]), noop)
 
@@ -162,9 +167,10 @@ def main() -> None:
     parser.add_argument(
         "--per-op-sample",
         type=int,
-        default=500,
+        default=300,
         help="time at most this many ipvsadm processes per step and scale (marked *)",
     )
+    parser.add_argument("--repeat", type=int, default=3, help="best of N where cheap")
     args = parser.parse_args()
     if not os.path.exists("/proc/net/ip_vs"):
         raise SystemExit("this kernel has no IPVS: run it with scripts/guest/run")
@@ -174,10 +180,11 @@ def main() -> None:
     owned = set(cold.services)
     cold_ops = plan(cold, Table(), owned)
     change_ops = plan(changed, cold, owned)
+    back_ops = plan(cold, changed, owned)
 
     rows = [
-        asyncio.run(bench_netlink(cold, changed)),
-        bench_restore(cold_ops, change_ops),
+        asyncio.run(bench_netlink(cold, changed, args.repeat)),
+        bench_restore(cold_ops, change_ops, back_ops, args.repeat),
         bench_per_op(cold_ops, change_ops, args.per_op_sample),
     ]
 
@@ -193,7 +200,8 @@ def main() -> None:
         f" no-op writes: {ours.noop[1]}"
     )
     if per_op.way.endswith("*"):
-        print(f"* timed on the first {args.per_op_sample} operations of a step, scaled linearly")
+        print(f"* median of the first {args.per_op_sample} processes of a step x its operations")
+    print(f"ours: best of {args.repeat}; ipvsadm -R: cold once, the rest best of {args.repeat}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ class Forward(enum.IntEnum):
     """IP_VS_CONN_F_* forwarding methods; ldirectord's words in the comments."""
 
     MASQ = 0  # masq (NAT)
-    LOCALNODE = 1  # the kernel reports this for a real server on a local address
+    LOCALNODE = 1  # ipvsadm's "Local"; Linux 6.1 keeps gate for a local real (tested)
     TUNNEL = 2  # ipip
     ROUTE = 3  # gate (direct routing)
 

@@ -265,3 +265,12 @@ async def test_a_large_table_in_one_dump(kernel: NetlinkBackend, ipvsadm: Ipvsad
     desired = table((Service(k), [replace(r, port=k.port) for r in reals]) for k in keys)
     writes = await converge(kernel, ipvsadm, desired)
     assert writes == {"add_service": 100, "add_dest": 1000}
+
+
+async def test_a_real_on_a_local_address_converges(
+    kernel: NetlinkBackend, ipvsadm: Ipvsadm
+) -> None:
+    # ldirectord's usual `fallback = 127.0.0.1:80 gate`: a real on the director itself.
+    key = AddressKey.of("tcp", "192.0.2.9", 80)
+    desired = table([(Service(key), [Destination.of("127.0.0.1", 80, forward=Forward.ROUTE)])])
+    assert await converge(kernel, ipvsadm, desired) == {"add_service": 1, "add_dest": 1}

@@ -177,7 +177,7 @@ def test_hashed_and_unknown_flags_are_masked() -> None:
     assert nl.decode_service(kernel_service_record(service, extra_flags=0x2 | 0x4000)) == service
 
 
-def test_a_local_real_reads_back_as_localnode() -> None:
+def test_localnode_and_connection_flags_decode_as_the_method() -> None:
     attrs = nl.parse_attrs(nl.encode_dest(Destination.of("198.51.100.1", 80)))
     attrs[nl.IPVS_DEST_ATTR_FWD_METHOD] = struct.pack("=I", 1 | 0x100)  # + a conn flag
     assert nl.decode_dest(attrs, Family.INET).forward is Forward.LOCALNODE
