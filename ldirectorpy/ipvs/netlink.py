@@ -358,7 +358,24 @@ _DEST_DUMP_HEADERS = (
 
 
 _DEST_DUMP_FLAT = tuple(x for pair in _DEST_DUMP_HEADERS for x in pair)
+
+
+def _stable_part(attrs: bytes) -> bytes:
+    """A fast-layout record without its connection counters and stats (which change
+    with traffic): ADDR .. L_THRESH, then ADDR_FAMILY."""
+    return attrs[4:88] + attrs[112:120]
+
+
 _dest_dump_heads = operator.itemgetter(*(i for n in range(13) for i in (2 + 3 * n, 3 + 3 * n)))
+
+
+def _is_fast_layout(attrs: bytes) -> bool:
+    if len(attrs) < _DEST_DUMP.size:
+        return False
+    f = _DEST_DUMP.unpack_from(attrs, 0)
+    return bool(
+        f[1] & NLA_TYPE_MASK == IPVS_CMD_ATTR_DEST and _dest_dump_heads(f) == _DEST_DUMP_FLAT
+    )
 
 
 def decode_dest_message(attrs: bytes, service_family: Family) -> Destination | None:
@@ -435,6 +452,7 @@ class NetlinkBackend:
         self.requests = 0  # kernel requests sent, dumps included
         self._seq = 1
         self._sock = self._socket()
+        self._decoded: dict[bytes, Destination] = {}
 
     @classmethod
     async def open(cls, **kwargs: Any) -> NetlinkBackend:
@@ -567,6 +585,9 @@ class NetlinkBackend:
             top = parse_attrs(raw)
             if IPVS_CMD_ATTR_SERVICE in top:
                 services.append(decode_service(parse_attrs(top[IPVS_CMD_ATTR_SERVICE])))
+        # Records of the last dump by their stable bytes: an unchanged real is not
+        # decoded again. Only the last dump's are kept, so memory follows the table.
+        decoded: dict[bytes, Destination] = {}
         entries = []
         for n, service in enumerate(services):
             key = service.key
@@ -578,8 +599,21 @@ class NetlinkBackend:
                 found = await self._dump(IPVS_CMD_GET_DEST, _service_key_attr(key), key)
             except IPVSRequestError:
                 continue  # deleted between the two dumps: absent, like its service
-            dests = [decode_dest_message(raw, key.family) for raw in found]
-            entries.append((service, [d for d in dests if d is not None]))
+            dests = []
+            for raw in found:
+                stable = _stable_part(raw)
+                dest = self._decoded.get(stable)
+                if dest is None:
+                    dest = decode_dest_message(raw, key.family)
+                    if dest is None:
+                        continue
+                    if not _is_fast_layout(raw):
+                        dests.append(dest)
+                        continue
+                decoded[stable] = dest
+                dests.append(dest)
+            entries.append((service, dests))
+        self._decoded = decoded
         return Table.build(entries, normalize=False)
 
     # -- writes --------------------------------------------------------------------

@@ -241,10 +241,12 @@ class Destination:
     weight: int = 1
     upper: int = 0
     lower: int = 0
+    _key: DestKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 0xFFFF:
             raise ValueError(f"port {self.port} out of range")
+        object.__setattr__(self, "_key", DestKey(self.address, self.port))
         if not 0 <= self.weight <= 0x7FFFFFFF:
             raise ValueError(f"weight {self.weight} out of range")
         if self.upper < 0 or self.lower < 0:
@@ -256,7 +258,7 @@ class Destination:
 
     @property
     def key(self) -> DestKey:
-        return DestKey(self.address, self.port)
+        return self._key
 
 
 def normalize_destination(service: ServiceKey, dest: Destination) -> Destination:

@@ -241,3 +241,17 @@ def test_dest_dump_fast_path_and_attribute_walk_agree(data: st.DataObject) -> No
     assert nl.decode_dest_message(kernel_dest_message(dest), key.family) == dest
     shuffled = data.draw(st.permutations([1, 2, 3, 4, 5, 6, 11, 13, 10, 12]))
     assert nl.decode_dest_message(kernel_dest_message(dest, shuffled), key.family) == dest
+
+
+def test_the_stable_part_of_a_record_leaves_out_only_the_counters() -> None:
+    dest = Destination.of("198.51.100.1", 80, weight=3, upper=9, lower=1)
+    record = kernel_dest_message(dest)
+    busier = record[:88] + bytes(record[88:92]) + struct.pack("=I", 999) + record[96:]
+    assert nl.decode_dest_message(busier, Family.INET) == dest
+    assert nl._stable_part(busier) == nl._stable_part(record)
+    for other in (
+        Destination.of("198.51.100.1", 80, weight=4, upper=9, lower=1),
+        Destination.of("198.51.100.1", 80, weight=3, upper=9, lower=0),
+        Destination.of("198.51.100.1", 80, forward=Forward.MASQ, weight=3, upper=9, lower=1),
+    ):
+        assert nl._stable_part(kernel_dest_message(other)) != nl._stable_part(record)
