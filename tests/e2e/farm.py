@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -44,6 +45,7 @@ VIP = "192.0.2.100"
 PORT = 3389
 DIRECTOR = "192.0.2.1"
 CLIENT = "198.51.100.10"
+CLIENT_NET = "198.51.100.0/24"
 REALS = tuple(f"192.0.2.{n}" for n in range(11, 17))
 CLONE_NEWNET = 0x40000000
 
@@ -224,24 +226,26 @@ class Client:
 # -- real servers ---------------------------------------------------------------
 
 # Stand-ins for broken terminal servers, run in a real server's namespace:
-#   hang      the kernel completes TCP handshakes, nobody ever answers;
 #   garbage   answers an RDP request with HTTP;
 #   PATTERN   of g/b letters, cycled per connection: g a valid Connection Confirm
 #             (PROTOCOL_SSL selected), b garbage (a flapping server).
+# SIGUSR1 turns any of them into `garbage` from the next connection on.
 BROKEN = textwrap.dedent(
     """
-    import itertools, socket, sys, time
+    import itertools, signal, socket, sys
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", 3389)); s.listen(128)
-    if sys.argv[1] == "hang":
-        time.sleep(1e9)
     good = bytes.fromhex("030000130ed000001234000201080001000000")
     bad = b"HTTP/1.0 400 Bad Request\\r\\n\\r\\n"
-    pattern = "b" if sys.argv[1] == "garbage" else sys.argv[1]
-    for letter in itertools.cycle(pattern):
+    spoiled = sys.argv[1] == "garbage"
+    def spoil(*_):
+        global spoiled
+        spoiled = True
+    signal.signal(signal.SIGUSR1, spoil)
+    for letter in itertools.cycle(sys.argv[1]):
         c, _ = s.accept()
         try:
-            c.recv(512); c.sendall(good if letter == "g" else bad)
+            c.recv(512); c.sendall(bad if spoiled or letter != "g" else good)
         except OSError:
             pass
         c.close()
@@ -277,8 +281,9 @@ class Server:
     namespace: str
     directory: Path
     process: subprocess.Popen[bytes] | None = None
-    kind: str = "down"  # xrdp | hang | garbage | down
+    kind: str = "down"  # xrdp | garbage | a g/b pattern | down
     link_up: bool = True
+    frozen: bool = False
 
     def listening(self) -> bool:
         out = sh("ip", "netns", "exec", self.namespace, "ss", "-Hltn", "sport", "= :3389")
@@ -316,7 +321,7 @@ class Farm:
         for n, address in enumerate(reals):
             ns = self._attach(f"rs{n}", f"rs{n}", f"{address}/24")
             sh("ip", "-n", ns, "addr", "add", f"{VIP}/32", "dev", "lo")
-            sh("ip", "-n", ns, "route", "add", "198.51.100.0/24", "dev", "eth0")
+            sh("ip", "-n", ns, "route", "add", CLIENT_NET, "dev", "eth0")
             with inside(ns):  # /proc/sys/net is the opening thread's namespace
                 for key in ("all", "eth0"):
                     conf = Path("/proc/sys/net/ipv4/conf", key)
@@ -350,7 +355,7 @@ class Farm:
     # real servers
 
     def start_server(self, address: str, kind: str = "xrdp") -> None:
-        """Starts a terminal server (xrdp) or a broken stand-in (hang, garbage)."""
+        """Starts a terminal server (xrdp) or a broken stand-in (see BROKEN)."""
         server = self.servers[address]
         self.stop_server(address)
         if kind == "xrdp":
@@ -375,8 +380,23 @@ class Farm:
         """SIGKILL: the terminal server's process dies, the host stays up."""
         self.stop_server(address)
 
+    def freeze(self, address: str, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) the server: a hung terminal server. The kernel still
+        completes TCP handshakes into its accept queue; nothing ever answers."""
+        server = self.servers[address]
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+        server.frozen = frozen
+
+    def spoil(self, address: str) -> None:
+        """A stand-in server answers garbage from now on."""
+        server = self.servers[address]
+        assert server.process is not None and server.kind != "xrdp"
+        os.kill(server.process.pid, signal.SIGUSR1)
+
     def stop_server(self, address: str) -> None:
         server = self.servers[address]
+        server.frozen = False
         if server.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.process.pid, signal.SIGKILL)
@@ -388,6 +408,8 @@ class Farm:
         """Takes the whole host off the wire (or back): its only link goes down."""
         server = self.servers[address]
         sh("ip", "-n", server.namespace, "link", "set", "eth0", "up" if up else "down")
+        if up:  # a link going down takes its static routes with it
+            sh("ip", "-n", server.namespace, "route", "replace", CLIENT_NET, "dev", "eth0")
         server.link_up = up
 
     # the director
@@ -480,6 +502,7 @@ def config_text(
     *,
     failurecount: int = 1,
     risecount: int = 1,
+    negotiate: float = NEGOTIATE,
     extra: str = "",
 ) -> str:
     """conf/terminal-servers.cf with the guest's timers, a fallback and a fallbackcommand."""
@@ -488,8 +511,8 @@ def config_text(
         textwrap.dedent(
             f"""\
             checkinterval = {INTERVAL}
-            negotiatetimeout = {NEGOTIATE}
-            checktimeout = {NEGOTIATE}
+            negotiatetimeout = {negotiate}
+            checktimeout = {negotiate}
             failurecount = {failurecount}
             risecount = {risecount}
             resyncinterval = {RESYNC}
@@ -547,6 +570,9 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
             yield farm
         finally:
             farm.destroy()
+            share = os.environ.get("LDIRECTORPY_GUEST_SHARE")
+            if share and farm.log.exists():  # for whoever reads a failure on the host
+                shutil.copy(farm.log, Path(share) / "e2e-ldirectorpy.log")
 
 
 ALL_UP = dict.fromkeys(REALS, 1)
@@ -566,6 +592,8 @@ def farm(topology: Farm) -> Iterator[Farm]:
     for address, server in f.servers.items():
         if not server.link_up:
             f.link(address, up=True)
+        if server.frozen:
+            f.freeze(address, frozen=False)
         if server.kind != "xrdp" or server.process is None or server.process.poll() is not None:
             f.start_server(address)
     (f.root / "fallback.log").unlink(missing_ok=True)

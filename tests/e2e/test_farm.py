@@ -83,8 +83,8 @@ def test_a_killed_terminal_server_is_quiesced_then_restored(farm: Farm) -> None:
     spread = traffic(farm, 10)
     assert victim not in spread, "no new client connection reaches a quiesced server"
     # Recovery: the server comes back, its weight is restored, traffic returns.
-    farm.start_server(victim)
     back = time.monotonic()
+    farm.start_server(victim)
     until(lambda: farm.weights() == ALL_UP, BOUND + SETTLE, lambda: str(farm.weights()))
     print(f"{victim} restored {time.monotonic() - back:.2f}s after it came back")
     assert victim in traffic(farm, 12)
@@ -102,15 +102,20 @@ def test_a_host_gone_from_the_wire_is_quiesced(farm: Farm) -> None:
 
 def test_a_server_that_accepts_but_never_answers_is_quiesced(farm: Farm) -> None:
     victim = REALS[3]
-    farm.start_server(victim, "hang")
+    farm.freeze(victim)  # SIGSTOP: connections are accepted by the kernel, never answered
     quiesced_within_bound(farm, victim, time.monotonic())
     assert victim not in traffic(farm, 10)
+    farm.freeze(victim, frozen=False)
+    until(lambda: farm.weights() == ALL_UP, BOUND + SETTLE, lambda: str(farm.weights()))
 
 
 def test_a_server_that_answers_garbage_is_quiesced(farm: Farm) -> None:
     victim = REALS[4]
-    farm.start_server(victim, "garbage")
-    quiesced_within_bound(farm, victim, time.monotonic())
+    farm.start_server(victim, "g")  # a server that answers well...
+    until(lambda: farm.weights() == ALL_UP, BOUND + SETTLE, lambda: str(farm.weights()))
+    spoiled = time.monotonic()
+    farm.spoil(victim)  # ...until it answers HTTP to the X.224 request
+    quiesced_within_bound(farm, victim, spoiled)
     assert victim not in traffic(farm, 10)
     status = farm.cli("status", "--json")
     assert status.returncode == 0
@@ -123,11 +128,17 @@ def test_a_flapping_server_respects_failurecount_and_risecount(farm: Farm) -> No
     mark = farm.log_mark()
     assert farm.cli("reload").returncode == 0
     until(lambda: "Checks: " in farm.log_since(mark), SETTLE, "reloaded")
-    # One bad answer in two never makes two failures in a row: never quiesced.
-    # "bbggbg" per probe: two failures quiesce it; "gg" are needed to restore it,
-    # so the lone "g" between "b"s restores nothing. One cycle = one down, one up.
-    farm.start_server(steady, "gb")
+    # "ggb" per probe never fails twice in a row: once up, never quiesced.
+    # "bbggbg": two failures quiesce it; "gg" restores it, the lone "g" between
+    # "b"s restores nothing. One cycle of six probes = one down, one up.
+    farm.start_server(steady, "ggb")
     farm.start_server(flapping, "bbggbg")
+    until(
+        lambda: farm.weights()[steady] == farm.weights()[flapping] == 1,
+        12 * BOUND,
+        lambda: str(farm.weights()),
+    )
+    mark = farm.log_mark()
     began = time.monotonic()
     seen_zero = False
     restored = rf"Restored real server: {flapping}:"
@@ -142,8 +153,7 @@ def test_a_flapping_server_respects_failurecount_and_risecount(farm: Farm) -> No
     assert f"Quiescent real server: {steady}:" not in log
     transitions = re.findall(rf"(Quiescent|Restored) real server: {flapping}:", log)
     print(f"flapping server: {transitions}")
-    # Down after "bb", up only after "gg", never on the lone "g" or "b": strictly
-    # alternating, one of each per six probes.
+    # Down after "bb", up only after "gg", never on a lone "g" or "b".
     assert transitions == ["Quiescent", "Restored", "Quiescent", "Restored"]
 
 
@@ -194,7 +204,7 @@ def test_reload_adds_and_removes_a_real_while_clients_keep_connecting(farm: Farm
 
 
 def test_a_broken_reload_keeps_the_daemon_and_the_table(farm: Farm) -> None:
-    before = sh("ipvsadm", "-Ln")
+    before = farm.table()
     pid = farm.pid()
     farm.write_config(config_text(farm.root) + "    weight = heavy\n")
     mark = farm.log_mark()
@@ -203,7 +213,7 @@ def test_a_broken_reload_keeps_the_daemon_and_the_table(farm: Farm) -> None:
     status = farm.cli("status")
     assert status.returncode == 0 and farm.pid() == pid
     assert "NOT reloaded" in status.stdout and f"{farm.config}:" in status.stdout
-    assert sh("ipvsadm", "-Ln") == before
+    assert farm.table() == before
     assert set(traffic(farm, 6)) <= set(REALS)
 
 
@@ -225,19 +235,20 @@ def test_kill_9_then_start_enables_nothing_unproven_and_disturbs_no_healthy_real
     until(lambda: not farm.running(), SETTLE, "daemon gone")
     assert farm.cli("status").returncode == 1  # a pid file with no daemon behind it
     assert farm.weights() == {**ALL_UP, dead: 0}  # the kernel keeps serving
-    start = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "ldirectorpy", str(farm.config), "start"],
         env=farm.env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    # From the moment `start` runs until the daemon has probed everyone: the dead
-    # server never gets a weight, the healthy ones are never touched.
-    while start.poll() is None:
-        assert farm.weights() == {**ALL_UP, dead: 0}
-        time.sleep(0.05)
-    assert start.returncode == 0, start.communicate()[1]
+    ) as start:
+        # From the moment `start` runs until the daemon has probed everyone: the
+        # dead server never gets a weight, the healthy ones are never touched.
+        while start.poll() is None:
+            assert farm.weights() == {**ALL_UP, dead: 0}
+            time.sleep(0.05)
+        _, err = start.communicate()
+    assert start.returncode == 0, err
     returned = time.monotonic()
     while time.monotonic() - returned < START_WINDOW:
         assert farm.weights() == {**ALL_UP, dead: 0}

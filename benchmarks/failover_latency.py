@@ -1,0 +1,394 @@
+"""Failure-detection latency of ldirectorpy, ldirectord and keepalived, in the guest.
+
+    scripts/guest/run --timeout 3600 -- .venv/bin/python benchmarks/failover_latency.py \\
+        [--sizes 6,200] [--failures 20] [--daemons ldirectorpy,ldirectord,keepalived]
+
+Same LVS-DR topology and timers for all three: a director namespace (the IPVS
+table, VIP 192.0.2.100:3389 on a bridge), real servers in up to ten namespaces
+with several addresses each (200 namespaces are too heavy for the emulated
+guest), one responder process per namespace answering RDP on each address,
+10% of the reals hung (they accept and never answer). checkinterval 1 s,
+timeouts 1 s, quiescent (weight 0 on failure), failure after one bad check.
+
+For each daemon and size it measures:
+  start     seconds from launch until the table is fully programmed (every
+            healthy real at weight > 0, every hung one absent or at 0);
+  cpu       CPU use of the daemon's processes in steady state (% of one CPU);
+  killed    detection latency when a real's server process dies (its listener
+            closes: connections are refused), p50/p99 over --failures faults;
+  gone      the same when the host disappears (its address is removed: the
+            director's packets vanish, checks time out).
+Latency is from the fault to the real's weight 0 in the kernel (polled every
+20 ms from /proc/net/ip_vs).
+
+Checks: ldirectorpy does the RDP X.224 negotiation (checktype=negotiate,
+service=rdp, rdptls=no); ldirectord has no RDP check, and keepalived's native
+TCP_CHECK is a connect, so both do a TCP connect: they do less work per probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VIP = "192.0.2.100"
+PORT = 3389
+INTERVAL = 1.0
+TIMEOUT = 1.0
+MAX_NS = 10
+CLONE_NEWNET = 0x40000000
+HERE = Path(__file__).resolve().parent
+
+RESPONDER = textwrap.dedent(
+    """
+    import select, socket, sys
+    CC = bytes.fromhex("030000130ed000001234000201080001000000")
+    ep = select.epoll(); listeners = {}; conns = {}
+    def open_(addr, hang):
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, 3389)); s.listen(128); s.setblocking(False)
+        listeners[addr] = s
+        if not hang:
+            ep.register(s.fileno(), select.EPOLLIN)
+    def close_(addr):
+        s = listeners.pop(addr, None)
+        if s is not None:
+            try: ep.unregister(s.fileno())
+            except (OSError, ValueError): pass
+            s.close()
+    byfd = lambda fd: next((s for s in listeners.values() if s.fileno() == fd), None)
+    for word in sys.argv[1:]:
+        addr, _, mode = word.partition("=")
+        open_(addr, mode == "hang")
+    ep.register(sys.stdin.fileno(), select.EPOLLIN)
+    print("ready", flush=True)
+    while True:
+        for fd, _ in ep.poll():
+            if fd == sys.stdin.fileno():
+                cmd, addr = sys.stdin.readline().split()
+                close_(addr) if cmd == "close" else open_(addr, False)
+                print("ok", flush=True)
+                continue
+            listener = byfd(fd)
+            if listener is not None:
+                try:
+                    c, _ = listener.accept()
+                except OSError:
+                    continue
+                c.setblocking(False); conns[c.fileno()] = c
+                ep.register(c.fileno(), select.EPOLLIN)
+                continue
+            c = conns.pop(fd); ep.unregister(fd)
+            try:
+                if c.recv(512): c.send(CC)
+            except OSError:
+                pass
+            c.close()
+    """
+)
+
+
+def sh(*argv: str) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+
+
+@contextlib.contextmanager
+def inside(name: str) -> Iterator[None]:
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            yield
+        finally:
+            _setns(home)
+    finally:
+        os.close(target)
+        os.close(home)
+
+
+def weights() -> dict[str, int]:
+    """Real address -> weight under VIP:3389, from the director namespace's /proc."""
+    out: dict[str, int] = {}
+    lines = Path("/proc/thread-self/net/ip_vs").read_text().splitlines()[3:]
+    for line in lines:
+        words = line.split()
+        if words[0] == "->":
+            host = int(words[1].partition(":")[0], 16)
+            addr = ".".join(str((host >> s) & 0xFF) for s in (24, 16, 8, 0))
+            out[addr] = int(words[3])
+    return out
+
+
+@dataclass(slots=True)
+class Topology:
+    size: int
+    namespaces: list[str] = field(default_factory=list)
+    reals: list[str] = field(default_factory=list)
+    hung: set[str] = field(default_factory=set)
+    home: dict[str, str] = field(default_factory=dict)  # real -> namespace
+    responders: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+
+    def build(self) -> None:
+        sh("ip", "link", "add", "br0", "type", "bridge")
+        sh("ip", "addr", "add", "192.0.2.1/24", "dev", "br0")
+        sh("ip", "addr", "add", f"{VIP}/24", "dev", "br0")
+        sh("ip", "link", "set", "br0", "up")
+        # 198.18.0.0/15 holds the reals: room for 200 and more.
+        count = min(self.size, MAX_NS)
+        self.reals = [f"198.18.{1 + i // 250}.{1 + i % 250}" for i in range(self.size)]
+        sh("ip", "addr", "add", "198.18.0.1/15", "dev", "br0")
+        rng = random.Random(6)
+        self.hung = set(rng.sample(self.reals, max(1, self.size // 10)))
+        for n in range(count):
+            ns = f"ldpb-{os.getpid()}-{n}"
+            sh("ip", "netns", "add", ns)
+            self.namespaces.append(ns)
+            sh("ip", "link", "add", f"rs{n}", "type", "veth", "peer", "name", "eth0", "netns", ns)
+            sh("ip", "link", "set", f"rs{n}", "master", "br0", "up")
+            mine = self.reals[n::count]
+            batch = "".join(f"addr add {a}/15 dev eth0\n" for a in mine)
+            batch += f"addr add {VIP}/32 dev lo\nlink set lo up\nlink set eth0 up\n"
+            subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch, text=True, check=True)
+            with inside(ns):
+                for key in ("all", "eth0"):
+                    Path(f"/proc/sys/net/ipv4/conf/{key}/arp_ignore").write_text("1")
+                    Path(f"/proc/sys/net/ipv4/conf/{key}/arp_announce").write_text("2")
+            for a in mine:
+                self.home[a] = ns
+            words = [f"{a}={'hang' if a in self.hung else 'rdp'}" for a in mine]
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", ns, sys.executable, "-c", RESPONDER, *words],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            self.responders[ns] = proc
+
+    def command(self, real: str, cmd: str) -> None:
+        proc = self.responders[self.home[real]]
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(f"{cmd} {real}\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "ok\n"
+
+    def fault(self, real: str, kind: str) -> None:
+        if kind == "killed":
+            self.command(real, "close")
+        else:
+            sh("ip", "-n", self.home[real], "addr", "del", f"{real}/15", "dev", "eth0")
+
+    def repair(self, real: str, kind: str) -> None:
+        if kind == "killed":
+            self.command(real, "open")
+        else:
+            sh("ip", "-n", self.home[real], "addr", "add", f"{real}/15", "dev", "eth0")
+
+    def destroy(self) -> None:
+        for proc in self.responders.values():
+            proc.kill()
+            proc.wait()
+        for ns in self.namespaces:
+            subprocess.run(["ip", "netns", "delete", ns], check=False)
+        subprocess.run(["ip", "link", "del", "br0"], check=False)
+
+
+# -- the three daemons -------------------------------------------------------------
+
+
+def ldirectord_style(reals: list[str], check: str, root: Path, extra: str = "") -> str:
+    lines = "".join(f"    real = {a}:{PORT} gate\n" for a in reals)
+    return (
+        f"checkinterval = {INTERVAL}\nchecktimeout = {TIMEOUT}\nnegotiatetimeout = {TIMEOUT}\n"
+        f"connecttimeout = {TIMEOUT}\nfailurecount = 1\nquiescent = yes\n"
+        f'logfile = "{root}/daemon.log"\n{extra}'
+        f"virtual = {VIP}:{PORT}\n{lines}    scheduler = wlc\n    protocol = tcp\n{check}"
+    )
+
+
+def keepalived_conf(reals: list[str]) -> str:
+    body = "".join(
+        f"""    real_server {a} {PORT} {{
+        weight 1
+        inhibit_on_failure
+        TCP_CHECK {{
+            connect_timeout {TIMEOUT:g}
+            retry 0
+            delay_before_retry {INTERVAL:g}
+        }}
+    }}
+"""
+        for a in reals
+    )
+    return (
+        f"virtual_server {VIP} {PORT} {{\n    delay_loop {INTERVAL:g}\n    lb_algo wlc\n"
+        f"    lb_kind DR\n    protocol TCP\n{body}}}\n"
+    )
+
+
+@dataclass(slots=True)
+class Daemon:
+    name: str
+    root: Path
+    proc: subprocess.Popen[bytes] | None = None
+    stopper: Callable[[], None] | None = None
+
+    def start(self, reals: list[str]) -> None:
+        env = {**os.environ, "LDIRECTORPY_RUN_DIR": str(self.root)}
+        cf = self.root / "ldirectord.cf"
+        out = open(self.root / "stdout.log", "wb")  # noqa: SIM115
+        if self.name == "ldirectorpy":
+            check = "    checktype = negotiate\n    service = rdp\n    rdptls = no\n"
+            cf.write_text(ldirectord_style(reals, check, self.root))
+            argv = [sys.executable, "-m", "ldirectorpy", "--foreground", str(cf), "start"]
+        elif self.name == "ldirectord":
+            cf.write_text(ldirectord_style(reals, "    checktype = connect\n", self.root))
+            argv = ["/usr/sbin/ldirectord", "-d", str(cf), "start"]
+        else:
+            conf = self.root / "keepalived.conf"
+            conf.write_text(keepalived_conf(reals))
+            argv = [
+                "keepalived", "-n", "-l", "-C", "-f", str(conf),
+                "-p", str(self.root / "k.pid"), "-c", str(self.root / "kc.pid"),
+                "-r", str(self.root / "kv.pid"),
+            ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        sh("ipvsadm", "-C")
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the daemon's whole session (the daemon and its children)."""
+        assert self.proc is not None
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.proc.pid:  # session id
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def programmed(topo: Topology) -> bool:
+    w = weights()
+    return all(w.get(r, 0) > 0 for r in topo.reals if r not in topo.hung) and all(
+        w.get(r, 0) == 0 for r in topo.hung
+    )
+
+
+def wait(predicate: Callable[[], bool], limit: float) -> float | None:
+    began = time.monotonic()
+    while not predicate():
+        if time.monotonic() - began > limit:
+            return None
+        time.sleep(0.02)
+    return time.monotonic() - began
+
+
+def measure(name: str, topo: Topology, failures: int, root: Path) -> dict[str, str]:
+    daemon = Daemon(name, root)
+    row = {"daemon": name, "reals": str(topo.size)}
+    try:
+        launched = time.monotonic()
+        daemon.start(topo.reals)
+        took = wait(lambda: programmed(topo), 600)
+        row["start"] = "timeout" if took is None else f"{time.monotonic() - launched:.1f}s"
+        if took is None:
+            return row
+        time.sleep(2)
+        cpu0, t0 = daemon.cpu_seconds(), time.monotonic()
+        time.sleep(20)
+        row["cpu"] = f"{100 * (daemon.cpu_seconds() - cpu0) / (time.monotonic() - t0):.1f}%"
+        healthy = [r for r in topo.reals if r not in topo.hung]
+        for kind in ("killed", "gone"):
+            latencies: list[float] = []
+            for n in range(failures):
+                real = healthy[n % len(healthy)]
+                topo.fault(real, kind)
+                lat = wait(lambda r=real: weights().get(r, 0) == 0, 120)  # type: ignore[misc]
+                topo.repair(real, kind)
+                if lat is not None:
+                    latencies.append(lat)
+                wait(lambda r=real: weights().get(r, 0) > 0, 120)  # type: ignore[misc]
+            missed = failures - len(latencies)
+            row[kind] = (
+                f"{pct(latencies, 0.5):.2f}/{pct(latencies, 0.99):.2f}s" if latencies else "-"
+            ) + (f" ({missed} missed)" if missed else "")
+            print(f"  {name} {topo.size} {kind}: {row[kind]}", flush=True)
+    finally:
+        daemon.stop()
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="6,200")
+    ap.add_argument("--failures", type=int, default=20)
+    ap.add_argument("--daemons", default="ldirectorpy,ldirectord,keepalived")
+    args = ap.parse_args()
+    rows: list[dict[str, str]] = []
+    director = f"ldpb-dir-{os.getpid()}"
+    sh("ip", "netns", "add", director)
+    try:
+        with inside(director):
+            sh("ip", "link", "set", "lo", "up")
+            for size in (int(s) for s in args.sizes.split(",")):
+                topo = Topology(size)
+                topo.build()
+                try:
+                    for name in args.daemons.split(","):
+                        with tempfile.TemporaryDirectory() as tmp:
+                            print(f"{name} with {size} reals ...", flush=True)
+                            rows.append(measure(name, topo, args.failures, Path(tmp)))
+                finally:
+                    topo.destroy()
+    finally:
+        subprocess.run(["ip", "netns", "delete", director], check=False)
+    cols = ("daemon", "reals", "start", "cpu", "killed", "gone")
+    print(
+        f"\nfailure detection, p50/p99 over {args.failures} faults each; "
+        f"checkinterval {INTERVAL:g}s, timeout {TIMEOUT:g}s, 10% of reals hung"
+    )
+    widths = [max(len(c), *(len(r.get(c, "-")) for r in rows)) for c in cols]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for r in rows:
+        print("  ".join(r.get(c, "-").ljust(w) for c, w in zip(cols, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
