@@ -20,7 +20,7 @@ from ldirectorpy.checks import CheckSpec, build_probe
 from ldirectorpy.checks import dns as dns_check
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.4
+TIMEOUT = 0.3
 ZONE = {
     ("www.example.org.", "A"): ["192.0.2.80", "192.0.2.81"],
     ("v6only.example.org.", "AAAA"): ["2001:db8::80"],

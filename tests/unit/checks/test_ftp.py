@@ -15,7 +15,7 @@ from ldirectorpy.checks import CheckSpec, build_probe, ftp
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.5
+TIMEOUT = 0.3
 SLACK = 0.25
 
 

@@ -15,7 +15,7 @@ from ldirectorpy.checks import CheckConfigError, CheckSpec, build_probe, http
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.5
+TIMEOUT = 0.3
 SLACK = 0.25
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -13,7 +13,7 @@ from dialogue_server import CLOSE, READ, Step, dialogue, scripted, settled, tric
 from ldirectorpy.checks import CheckConfigError, CheckSpec, build_probe, imap
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.4
+TIMEOUT = 0.3
 SLACK = 0.25
 GREETING = b"* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"
 

@@ -12,7 +12,7 @@ from dialogue_server import CLOSE, Step, dialogue, settled, trickled
 from ldirectorpy.checks import CheckSpec, build_probe, nntp
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.4
+TIMEOUT = 0.3
 SLACK = 0.25
 
 

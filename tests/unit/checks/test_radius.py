@@ -15,7 +15,7 @@ from dialogue_server import udp_responder
 from ldirectorpy.checks import CheckConfigError, CheckSpec, build_probe, radius
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.4
+TIMEOUT = 0.3
 SECRET = b"s3cret"
 USERS = {b"probe": b"right password"}
 

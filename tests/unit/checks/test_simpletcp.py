@@ -13,7 +13,7 @@ from dialogue_server import CLOSE, READ, Step, dialogue, trickled, udp_responder
 from ldirectorpy.checks import CheckSpec, build_probe, simpletcp
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.4
+TIMEOUT = 0.3
 SLACK = 0.25
 
 

@@ -14,7 +14,7 @@ from dialogue_server import udp_responder
 from ldirectorpy.checks import CheckSpec, build_probe, sip
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.4
+TIMEOUT = 0.3
 SLACK = 0.25
 SILENT = f"SIP reply: no answer within {TIMEOUT:g}s"
 

@@ -11,7 +11,7 @@ from dialogue_server import CLOSE, READ, Step, dialogue, settled, trickled
 from ldirectorpy.checks import CheckSpec, build_probe, smtp
 from ldirectorpy.checks.target import Target
 
-TIMEOUT = 0.5
+TIMEOUT = 0.3
 SLACK = 0.25
 EHLO = b"EHLO localhost.localdomain"
 HELO = b"HELO localhost.localdomain"
