@@ -118,6 +118,17 @@ class CheckSpec:
 Factory = Callable[[CheckSpec, "asyncio.Semaphore | None"], Probe]
 
 
+async def _always_down(reason: str) -> ProbeResult:
+    return ProbeResult(False, reason, 0.0)
+
+
+def _misconfigured(reason: str) -> Probe:
+    """A check whose settings cannot work: down on every pass with the reason,
+    as ldirectord (whose library failed the same way each time); never an
+    exception that could stop the daemon over one virtual's settings."""
+    return lambda: _always_down(reason)
+
+
 def _rdp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     return lambda: rdp.probe(spec.target, spec.negotiatetimeout, spec.rdp)
 
@@ -127,7 +138,7 @@ def _http(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     proxy = None
     if spec.service == "http_proxy":
         if not re.match(r"https?://", spec.request.lstrip("/"), re.IGNORECASE):
-            raise CheckConfigError(
+            return _misconfigured(
                 "service=http_proxy needs request= an absolute URL (http://...) "
                 "to fetch through the real server"
             )
@@ -160,7 +171,7 @@ def _imap(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
         imap.quote(spec.login)
         imap.quote(spec.passwd)
     except ValueError as exc:
-        raise CheckConfigError(str(exc)) from None
+        return _misconfigured(f"service={spec.service}: {exc}")
     tls = spec.service == "imaps"
     return lambda: imap.probe(
         spec.target, spec.negotiatetimeout, tls=tls, login=spec.login, passwd=spec.passwd
@@ -194,11 +205,11 @@ def _dns(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
 
 def _radius(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     if not spec.secret:
-        raise CheckConfigError("service=radius needs secret= (and login=, passwd=)")
+        return _misconfigured("service=radius needs secret= (and login=, passwd=)")
     try:  # fail at build time, not on every probe
         radius.build_access_request(spec.login, spec.passwd, spec.secret, 0, bytes(16))
     except ValueError as exc:
-        raise CheckConfigError(f"service=radius: {exc}") from None
+        return _misconfigured(f"service=radius: {exc}")
     return lambda: radius.probe(
         spec.target,
         spec.negotiatetimeout,
@@ -234,16 +245,11 @@ def _ldap(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     )
 
 
-async def _always_down(reason: str) -> ProbeResult:
-    return ProbeResult(False, reason, 0.0)
-
-
 def _sql(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
     query = sql.Query(spec.login, spec.passwd, spec.database, spec.request.removeprefix("/"))
     if not query.login or not query.sql:
         # ldirectord logs this and marks the real down on every pass; so do we.
-        reason = f"service={spec.service} needs login= and request= (the SQL query)"
-        return lambda: _always_down(reason)
+        return _misconfigured(f"service={spec.service} needs login= and request= (the SQL query)")
     return lambda: sql.probe(spec.service, spec.target, spec.negotiatetimeout, query)
 
 

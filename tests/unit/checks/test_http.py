@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from checks_loopback import closed_port, tcp_server
 
-from ldirectorpy.checks import CheckConfigError, CheckSpec, build_probe, http
+from ldirectorpy.checks import CheckSpec, build_probe, http
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
@@ -290,10 +290,16 @@ async def test_http_proxy_sends_the_absolute_url_to_the_real() -> None:
     assert "Host: www.example.org" in seen[0]
 
 
-def test_http_proxy_without_an_absolute_url_is_a_config_error() -> None:
+async def test_http_proxy_without_an_absolute_url_is_down_every_pass_with_the_reason() -> None:
     spec = CheckSpec("negotiate", "http_proxy", Target("127.0.0.1", 3128), request="/index.html")
-    with pytest.raises(CheckConfigError, match="absolute URL"):
-        build_probe(spec)
+    probe = build_probe(spec)
+    assert probe is not None
+    result = await probe()
+    assert (result.ok, result.reason) == (
+        False,
+        "service=http_proxy needs request= an absolute URL (http://...) "
+        "to fetch through the real server",
+    )
 
 
 async def test_negotiate_http_builds_ldirectords_url_and_honours_httpmethod() -> None:

@@ -12,7 +12,7 @@ import pytest
 from checks_loopback import closed_port
 from dialogue_server import udp_responder
 
-from ldirectorpy.checks import CheckConfigError, CheckSpec, build_probe, radius
+from ldirectorpy.checks import CheckSpec, build_probe, radius
 from ldirectorpy.checks.target import Target
 
 TIMEOUT = 0.3
@@ -107,12 +107,21 @@ def test_password_hiding_round_trips(size: int) -> None:
     assert reveal(hidden, SECRET, auth) == password
 
 
-def test_registry_needs_a_secret_and_sane_lengths() -> None:
-    t = Target("127.0.0.1", 1812)
-    with pytest.raises(CheckConfigError, match="needs secret="):
-        build_probe(CheckSpec("negotiate", "radius", t, login="a"))
-    with pytest.raises(CheckConfigError, match="at most 128 bytes"):
-        build_probe(CheckSpec("negotiate", "radius", t, login="a", passwd="x" * 200, secret="s"))
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"login": "a"}, "service=radius needs secret= (and login=, passwd=)"),
+        ({"login": "a", "passwd": "x" * 200, "secret": "s"},
+         "service=radius: a RADIUS password is at most 128 bytes"),
+    ],
+)  # fmt: skip
+async def test_unusable_settings_are_down_every_pass_with_the_reason(
+    options: dict[str, str], reason: str
+) -> None:
+    probe = build_probe(CheckSpec("negotiate", "radius", Target("127.0.0.1", 1812), **options))  # type: ignore[arg-type]
+    assert probe is not None
+    result = await probe()
+    assert (result.ok, result.reason) == (False, reason)
 
 
 async def test_registry_runs_it() -> None:
