@@ -28,7 +28,9 @@ ZONE = {
 }
 
 
-def answer(wire: bytes, rcode: int = dns.rcode.NOERROR, truncate: bool = False) -> bytes:
+def answer(
+    wire: bytes, rcode: dns.rcode.Rcode = dns.rcode.NOERROR, truncate: bool = False
+) -> bytes:
     query = dns.message.from_wire(wire)
     response = dns.message.make_response(query)
     response.set_rcode(rcode)

@@ -70,7 +70,8 @@ async def test_the_payload_is_sent_then_the_write_side_is_shut() -> None:
 async def test_tcp_refused_silent_and_trickled() -> None:
     refused = await simpletcp.probe(Target("127.0.0.1", closed_port()), TIMEOUT, receive=rx("x"))
     assert (refused.ok, refused.reason) == (False, "connect: refused")
-    for steps in ([READ, 5.0], [READ, *trickled(b"y" * 100)]):
+    cases: list[list[Step]] = [[READ, 5.0], [READ, *trickled(b"y" * 100)]]
+    for steps in cases:
         async with dialogue(steps) as (port, _):
             result = await simpletcp.probe(
                 Target("127.0.0.1", port), TIMEOUT, request="/x\\n", receive=rx("OK")

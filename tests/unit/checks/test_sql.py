@@ -110,8 +110,10 @@ class Mysqld:
             await writer.drain()
 
 
-async def run(service: str, server: object, timeout: float = TIMEOUT, **kw: str) -> ProbeResult:
-    options = {"login": "probe", "passwd": "pw", "request": "/SELECT 1", **kw}
+async def run(
+    service: str, server: object, kw: dict[str, str] | None = None, timeout: float = TIMEOUT
+) -> ProbeResult:
+    options = {"login": "probe", "passwd": "pw", "request": "/SELECT 1", **(kw or {})}
     async with tcp_server(server.handle) as port:  # type: ignore[attr-defined]
         probe = build_probe(
             CheckSpec("negotiate", service, Target("127.0.0.1", port), negotiatetimeout=timeout,
@@ -136,14 +138,14 @@ async def run(service: str, server: object, timeout: float = TIMEOUT, **kw: str)
 )
 @needs_pymysql
 async def test_mysql_verdicts(kw: dict[str, str], up: bool, reason: str) -> None:
-    result = await run("mysql", Mysqld(), **kw)
+    result = await run("mysql", Mysqld(), kw)
     assert (result.ok, result.reason) == (up, reason)
 
 
 @needs_pymysql
 async def test_mysql_a_hung_query_is_down_at_the_deadline() -> None:
     # ldirectord had no timeout at all here: a hung database hung the daemon.
-    result = await run("mysql", Mysqld(stall_query=True), STALL)
+    result = await run("mysql", Mysqld(stall_query=True), timeout=STALL)
     assert (result.ok, result.reason) == (False, f"MySQL: no answer within {STALL:g}s")
     assert result.elapsed < STALL + SLACK
 
@@ -238,13 +240,13 @@ class Postgres:
 )  # fmt: skip
 @needs_asyncpg
 async def test_pgsql_verdicts(kw: dict[str, str], up: bool, reason: str) -> None:
-    result = await run("pgsql", Postgres(), **kw)
+    result = await run("pgsql", Postgres(), kw)
     assert (result.ok, result.reason) == (up, reason)
 
 
 @needs_asyncpg
 async def test_pgsql_a_hung_query_is_down_at_the_deadline() -> None:
-    result = await run("pgsql", Postgres(stall_query=True), STALL)
+    result = await run("pgsql", Postgres(stall_query=True), timeout=STALL)
     assert (result.ok, result.reason) == (False, f"PostgreSQL query: no answer within {STALL:g}s")
     assert result.elapsed < STALL + SLACK
 
