@@ -6,7 +6,9 @@ Like ldirectord's LWP check: ``httpmethod`` GET or HEAD; ``Host:`` is
 302, 303, 307, 308) are followed up to 7 times, as LWP does for GET/HEAD. https
 verifies no certificate (ldirectord: verify_hostname=0) but sends SNI =
 ``virtualhost`` when set, so a name-based TLS front serves the right site.
-http_proxy sends the absolute URL in ``request`` to the real as an HTTP proxy.
+http_proxy sends the absolute URL in ``request`` to the real as an HTTP proxy
+(an ``https://`` URL too, in absolute form; no CONNECT tunnel), with ``Host:``
+from that URL.
 
 Differences, on purpose:
 

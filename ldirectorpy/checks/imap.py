@@ -47,7 +47,8 @@ async def _dialogue(
             if answer[3:5].upper() != b"OK":
                 return False, f"IMAP login as {login!r} refused: {shown(answer[3:])!r}"
         stream.farewell(b"a2 LOGOUT\r\n")
-        return True, "IMAP * OK greeting" + (f"; logged in as {login!r}" if login else "")
+        greeted = f"IMAP * {words[1].upper().decode()} greeting"
+        return True, greeted + (f"; logged in as {login!r}" if login else "")
     finally:
         stream.close()
 

@@ -22,7 +22,7 @@ GREETING = b"* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"
     ("steps", "login", "up", "reason", "said"),
     [
         ([GREETING], "", True, "IMAP * OK greeting", [b"a2 LOGOUT"]),
-        ([b"* PREAUTH welcome\r\n"], "", True, "IMAP * OK greeting", [b"a2 LOGOUT"]),
+        ([b"* PREAUTH welcome\r\n"], "", True, "IMAP * PREAUTH greeting", [b"a2 LOGOUT"]),
         (
             [GREETING, READ, b"* CAPABILITY IMAP4rev1\r\na1 OK Logged in\r\n"],
             'pro"be', True, "IMAP * OK greeting; logged in as 'pro\"be'",
