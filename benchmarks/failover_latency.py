@@ -221,8 +221,8 @@ class Topology:
 def ldirectord_style(reals: list[str], check: str, root: Path, extra: str = "") -> str:
     lines = "".join(f"    real = {a}:{PORT} gate\n" for a in reals)
     return (
-        f"checkinterval = {INTERVAL}\nchecktimeout = {TIMEOUT}\nnegotiatetimeout = {TIMEOUT}\n"
-        f"connecttimeout = {TIMEOUT}\nfailurecount = 1\nquiescent = yes\n"
+        f"checkinterval = {INTERVAL:g}\nchecktimeout = {TIMEOUT:g}\n"
+        f"negotiatetimeout = {TIMEOUT:g}\nfailurecount = 1\nquiescent = yes\n"
         f'logfile = "{root}/daemon.log"\n{extra}'
         f"virtual = {VIP}:{PORT}\n{lines}    scheduler = wlc\n    protocol = tcp\n{check}"
     )
