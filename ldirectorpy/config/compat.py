@@ -89,7 +89,8 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("D19", "E202", "Weights and thresholds are not range-checked.",
         "Weight 0..65535, thresholds 0..4294967295.", "error", False,
         "virtual=192.0.2.10:80\n    real=192.0.2.11:80 gate 70000\n"),
-    Difference("D20", "E303", "l: above u: is accepted.", "An error.", "error", False,
+    Difference("D20", "E303", "l: above u: (or l: without u:) is accepted; the kernel then "
+        "refuses the real (ERANGE) at every ipvsadm -a.", "An error.", "error", False,
         "virtual=192.0.2.10:80\n    real=192.0.2.11:80 gate 1 l:10 u:5\n"),
     Difference("D21", "E304", "checktype = external with a missing command fails at every "
         "check.", "A missing, relative or non-executable checkcommand is an error.", "error",

@@ -96,7 +96,7 @@ CODES: dict[str, str] = {
     "E218": "an empty quoted value where one is required",
     "E301": "a duplicate virtual service",
     "E302": "a duplicate real server in one virtual service",
-    "E303": "a lower connection threshold above the upper one",
+    "E303": "a lower connection threshold above the upper one (or without one)",
     "E304": "an external check command that is missing or not executable",
     "E305": "a world-writable configuration file or directory (root runs its commands)",
     "W101": "CRLF line ends (ldirectord then rejects yes/no values)",

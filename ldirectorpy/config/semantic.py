@@ -51,11 +51,16 @@ def check_virtual(v: Virtual, sink: Sink) -> None:
         line = seen.setdefault(r.key, r.loc.line)
         if line != r.loc.line:
             sink.add("E302", r.loc, f"real server {r} is listed twice", f"see line {line}")
-        if r.upper and r.lower > r.upper:
+        if r.lower > r.upper:
+            # The kernel compares the two even when u: is 0 ("no limit") and
+            # refuses the real with ERANGE, so l: alone never works.
             sink.add(
                 "E303",
                 r.loc,
-                f"lower threshold l:{r.lower} is above upper threshold u:{r.upper}",
+                f"lower threshold l:{r.lower} is above upper threshold u:{r.upper}"
+                if r.upper
+                else f"lower threshold l:{r.lower} without an upper one: the kernel refuses it",
+                "write u:N too, with N >= the lower threshold",
             )
     if v.checktype in _NEGOTIATING and v.service == "none" and not v.service_explicit:
         why = "a fwmark has no port" if v.fwmark is not None else f"port {v.port} has none"

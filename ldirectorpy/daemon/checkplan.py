@@ -7,12 +7,20 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 
-from ldirectorpy.checks import CheckConfigError, UnsupportedCheck, build_probe
+from ldirectorpy.checks import CheckConfigError, Probe, ProbeResult, UnsupportedCheck, build_probe
 from ldirectorpy.checks.fromconfig import spec_for
 from ldirectorpy.director import VirtualSpec
 from ldirectorpy.healthstate import Mode, Monitored, Policy
 
 log = logging.getLogger("ldirectorpy")
+
+
+def always_down(reason: str) -> Probe:
+    async def probe() -> ProbeResult:
+        return ProbeResult(False, reason, 0.0)
+
+    return probe
+
 
 # The engine's outer deadline trails the probe's own by this much, so that the
 # probe's own, more precise reason ("X.224 confirm: no answer within 4s") wins.
@@ -46,6 +54,10 @@ def monitored(
                     log.warning("%s (%s): %s; checking it with connect instead", v, rs.real, exc)
                     spec = replace(spec, checktype="connect")
                     probe = build_probe(spec, external_slots)
+                except CheckConfigError as exc:
+                    # e.g. a receive= that Python's re cannot compile: down, saying why
+                    log.error("%s (%s): %s; the real server is taken as down", v, rs.real, exc)
+                    probe = always_down(f"check not runnable: {exc}")
             # A numeric checktype keeps state per real: never share its probe.
             key: object = (spec, rs.pair) if spec is None or spec.checktype.isdigit() else spec
             yield Monitored(

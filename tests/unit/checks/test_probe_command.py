@@ -87,9 +87,9 @@ async def test_config_table_has_a_row_per_real(tmp_path: Path) -> None:
             f"\treal=127.0.0.1:{rdp_port} gate\n"
             f"\treal=127.0.0.2:{dead} gate\n"
             "\tservice=rdp\n\tchecktype=negotiate\n\trdptls=no\n"
-            "virtual=192.0.2.10:443\n"
-            "\treal=127.0.0.1:443 gate\n"
-            "\tservice=https\n\tchecktype=negotiate\n"
+            "virtual=192.0.2.10:1521\n"
+            "\treal=127.0.0.1:1521 gate\n"
+            "\tservice=oracle\n\tchecktype=negotiate\n"
             "virtual=192.0.2.10:22\n"
             "\treal=127.0.0.1:22 gate\n"
             "\tchecktype=off\n"
@@ -102,9 +102,9 @@ async def test_config_table_has_a_row_per_real(tmp_path: Path) -> None:
     assert up["reason"] == "X.224 CC: PROTOCOL_SSL selected"
     down = rows[(f"tcp:192.0.2.10:{rdp_port}", f"127.0.0.2:{dead}")]
     assert (down["verdict"], down["reason"]) == ("down", "connect: refused")
-    https = rows[("tcp:192.0.2.10:443", "127.0.0.1:443")]
-    assert https["verdict"] == "error"
-    assert "service=https is not supported" in https["reason"]
+    oracle = rows[("tcp:192.0.2.10:1521", "127.0.0.1:1521")]
+    assert oracle["verdict"] == "error"
+    assert "service=oracle is not supported" in oracle["reason"]
     assert rows[("tcp:192.0.2.10:22", "127.0.0.1:22")]["verdict"] == "off"
 
 

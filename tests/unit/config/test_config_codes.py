@@ -142,3 +142,13 @@ def test_unreadable_file_message_says_why(tmp_path):
     os.symlink(loop, loop)
     (d,) = load(loop).diagnostics
     assert d.code == "E001" and "symbolic links" in d.message
+
+
+def test_a_lower_threshold_alone_is_refused_like_the_kernel_does(tmp_path):
+    from ldirectorpy.config import load
+
+    path = tmp_path / "x.cf"
+    path.write_text("virtual = 192.0.2.10:80\n    real = 192.0.2.11:80 gate 1 l:5\n")
+    result = load(path)
+    assert result.config is None
+    assert [d.code for d in result.errors] == ["E303"]

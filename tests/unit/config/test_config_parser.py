@@ -226,7 +226,7 @@ def test_real_with_weight_request_receive_and_thresholds():
 
 
 @pytest.mark.parametrize(
-    ("tail", "lower", "upper"), [("l:5", 5, 0), ("u:9", 0, 9), ("l:1 u:2", 1, 2)]
+    ("tail", "lower", "upper"), [("u:9", 0, 9), ("l:1 u:2", 1, 2), ("l:0", 0, 0)]
 )
 def test_thresholds_each_optional(tail, lower, upper):
     (r,) = only(virtual(f"real = 192.0.2.12 gate 2 {tail}", real=False)).reals
