@@ -13,6 +13,7 @@ the numbers measure the director and the kernel, not probes. Prints a table.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import ctypes
 import os
@@ -34,6 +35,9 @@ def fresh_netns() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+    # Without lo up a new namespace has no local routing table, and the kernel
+    # refuses every IPv4 destination with EINVAL (inet_addr_type says broadcast).
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
 def address(base: int, index: int) -> str:
@@ -129,13 +133,22 @@ def ldirectord_case(reals: int, tmp: Path) -> tuple[str, int, float, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cases", default="1000x10,100x400", help="VIRTUALSxREALS,... (default %(default)s)"
+    )
+    parser.add_argument("--peer-reals", type=int, default=200, help="ldirectord's reals (0: skip)")
+    args = parser.parse_args()
     if os.environ.get("LDIRECTORPY_IN_GUEST") != "1":
         sys.exit("run me inside the guest: scripts/guest/run -- .venv/bin/python " + __file__)
     rows: list[tuple[str, int, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for virtuals, reals in ((1000, 10), (100, 400)):
+        for case in args.cases.split(","):
+            virtuals, reals = (int(n) for n in case.split("x"))
             rows += asyncio.run(ldirectorpy_case(virtuals, reals, Path(tmp)))
-        rows.append(ldirectord_case(200, Path(tmp)))
+            print(rows[-2], rows[-1], flush=True)
+        if args.peer_reals:
+            rows.append(ldirectord_case(args.peer_reals, Path(tmp)))
     print(f"{'case':<44} {'reals':>6} {'seconds':>9} {'writes':>7}")
     for name, reals, seconds, writes in rows:
         shown = "n/a" if writes < 0 else str(writes)

@@ -41,6 +41,7 @@ log = logging.getLogger("ldirectorpy")
 VERSION_STR = f"ldirectorpy v{__version__}"
 AUTORELOAD_POLL = 1.0  # seconds between stat()s of the config file
 AUTORELOAD_SETTLE = 0.5  # wait this long after a change, for the writer to finish
+FIRST_VIEW_WAIT = 2.0  # at most this long for first verdicts before the first pass
 
 
 def file_digest(path: Path) -> str | None:
@@ -114,6 +115,7 @@ class Daemon:
             log.error("Reading the IPVS table failed: %s", exc)
         await self._run_execute("start")
         self.engine.start()
+        await self._first_view()
         await self.reconciler.reconcile(purge_tag="start")
         self.state = "running"
         self._notify_status(ready=True)
@@ -129,6 +131,15 @@ class Daemon:
         await self._stop.wait()
         await self.shutdown()
         return 0
+
+    async def _first_view(self) -> None:
+        """Give the first probes a moment, so the first pass programs their
+        verdicts instead of a weight 0 that a second pass must correct. Reals
+        still unknown after that wait get no traffic meanwhile, as always."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FIRST_VIEW_WAIT
+        while self.engine.unresolved() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
 
     def request_stop(self, signame: str = "TERM") -> None:
         if self.state == "stopping" or self._stop.is_set():
