@@ -326,7 +326,12 @@ def measure(name: str, topo: Topology, failures: int, root: Path) -> dict[str, s
     try:
         launched = time.monotonic()
         daemon.start(topo.reals)
-        took = wait(lambda: programmed(topo), 600)
+        assert daemon.proc is not None
+        proc = daemon.proc
+        took = wait(lambda: programmed(topo) or proc.poll() is not None, 600)
+        if proc.poll() is not None:
+            row["start"] = f"exited {proc.returncode}"
+            return row
         row["start"] = "timeout" if took is None else f"{time.monotonic() - launched:.1f}s"
         if took is None:
             return row
@@ -372,8 +377,15 @@ def main() -> None:
                 topo.build()
                 try:
                     for name in args.daemons.split(","):
+                        print(f"{name} with {size} reals ...", flush=True)
+                        # In the guest, keep each daemon's files in the share for the host.
+                        share = os.environ.get("LDIRECTORPY_GUEST_SHARE")
+                        if share:
+                            root = Path(share, f"failover-{name}-{size}")
+                            root.mkdir(parents=True, exist_ok=True)
+                            rows.append(measure(name, topo, args.failures, root))
+                            continue
                         with tempfile.TemporaryDirectory() as tmp:
-                            print(f"{name} with {size} reals ...", flush=True)
                             rows.append(measure(name, topo, args.failures, Path(tmp)))
                 finally:
                     topo.destroy()

@@ -308,14 +308,13 @@ class Farm:
     # building and tearing down
 
     def build(self, reals: tuple[str, ...] = REALS) -> None:
-        d = self.director
         self.config = self.root / "ldirectord.cf"
         self.env = {**os.environ, "LDIRECTORPY_RUN_DIR": str(self.root / "run")}
         sh("ip", "link", "add", "br0", "type", "bridge")
         sh("ip", "addr", "add", f"{DIRECTOR}/24", "dev", "br0")
         sh("ip", "addr", "add", f"{VIP}/24", "dev", "br0")
         sh("ip", "link", "set", "br0", "up")
-        sh("ip", "route", "add", "198.51.100.0/24", "dev", "br0")
+        sh("ip", "route", "add", CLIENT_NET, "dev", "br0")
         self.client_ns = self._attach("cli", "cl0", f"{CLIENT}/24")
         sh("ip", "-n", self.client_ns, "route", "add", "192.0.2.0/24", "dev", "eth0")
         for n, address in enumerate(reals):
@@ -331,7 +330,6 @@ class Farm:
             directory.mkdir(parents=True, exist_ok=True)
             xrdp_ini(directory)
             self.servers[address] = Server(address, ns, directory)
-        assert d
         self.client = Client(self.client_ns, self.proc_net)
 
     def _attach(self, prefix: str, port: str, address: str) -> str:
