@@ -257,7 +257,8 @@ class Daemon:
     stopper: Callable[[], None] | None = None
 
     def start(self, reals: list[str]) -> None:
-        env = {**os.environ, "LDIRECTORPY_RUN_DIR": str(self.root)}
+        # The pid file and control socket: not in the guest share (9p has no sockets).
+        env = {**os.environ, "LDIRECTORPY_RUN_DIR": tempfile.mkdtemp(prefix="ldpb-run-")}
         cf = self.root / "ldirectord.cf"
         out = open(self.root / "stdout.log", "wb")  # noqa: SIM115
         if self.name == "ldirectorpy":
