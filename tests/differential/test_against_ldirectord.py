@@ -80,6 +80,8 @@ DELIBERATE: dict[str, str] = {
     "real-duplicate": "D18",
     "real-huge-weight": "D19",
     "semantic-threshold-lower-above-upper": "D20",
+    # l: without u: is refused by the kernel (ERANGE at every ipvsadm -a), so an error here.
+    "real-request-receive-and-thresholds": "D20",
     "checktype-external-missing-command": "D21",
     "generated-world-writable": "D22",
     # ldirectorpy's additions (contract 3).
