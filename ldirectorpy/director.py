@@ -91,7 +91,7 @@ def service_of(virtual: Virtual) -> Service:
     )
 
 
-def destination_of(virtual: Virtual, real: Real) -> Destination:
+def destination_of(virtual: Virtual, real: Real, key: ServiceKey | None = None) -> Destination:
     """A real as the kernel holds it when up; port 0 means the virtual's port."""
     dest = Destination(
         address=ip(real.address),
@@ -101,7 +101,7 @@ def destination_of(virtual: Virtual, real: Real) -> Destination:
         upper=real.upper,
         lower=real.lower,
     )
-    return normalize_destination(service_key(virtual), dest)
+    return normalize_destination(key if key is not None else service_key(virtual), dest)
 
 
 def fallback_of(virtual: Virtual, fallback: Fallback | None) -> Destination | None:
@@ -130,7 +130,7 @@ def specs(config: Config) -> tuple[VirtualSpec, ...]:
         service = service_of(virtual)
         reals: dict[DestKey, RealSpec] = {}
         for real in virtual.reals:
-            dest = destination_of(virtual, real)
+            dest = destination_of(virtual, real, service.key)
             # Two config lines naming one kernel entry: the first wins (--check warns).
             reals.setdefault(
                 dest.key, RealSpec((service.key, dest.key), dest, mode_of(virtual), real)

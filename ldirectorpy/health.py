@@ -234,6 +234,10 @@ class HealthEngine:
     def snapshot(self) -> Mapping[PairId, PairStatus]:
         return {pid: _status(p) for pid, p in self._pairs.items()}
 
+    def states(self) -> dict[PairId, State]:
+        """Just each pair's state: what the director needs, without building statuses."""
+        return {pid: p.health.state for pid, p in self._pairs.items()}
+
     def unresolved(self) -> int:
         """Pairs still UNKNOWN that will resolve (mode ``off`` never does)."""
         return sum(

@@ -193,7 +193,7 @@ class Daemon:
     # -- health --------------------------------------------------------------------
 
     def _health(self) -> dict[PairId, State]:
-        return {pair: status.state for pair, status in self.engine.snapshot().items()}  # type: ignore[misc]
+        return self.engine.states()  # type: ignore[return-value]
 
     def _forced_down(self, spec: Monitored) -> bool:
         return self.maintenance.in_maintenance(spec.real.address, spec.real.port)  # type: ignore[attr-defined]
@@ -341,6 +341,10 @@ class Daemon:
             self.config_error = errors[0].text().splitlines()[0] if errors else "unreadable"
             return False
         self.config_error = None
+        if result.config == self.config:
+            # Same file, same names: nothing to rebuild; one pass still repairs.
+            await self.reconciler.reconcile(purge_tag="reload")
+            return True
         self.state = "reloading"
         old_execute = self.config.execute
         old_owned = self.reconciler.owned

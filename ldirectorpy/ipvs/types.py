@@ -138,15 +138,19 @@ class AddressKey:
     protocol: Proto
     address: IPAddress
     port: int
+    # Keys are hashed on every table lookup: compute the hash once.
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
-        return hash((int(self.address), self.family, self.protocol, self.port))
+        return self._hash
 
     def __post_init__(self) -> None:
         if family_of(self.address) is not self.family:
             raise ValueError(f"address {self.address} is not {self.family.name}")
         if not 0 <= self.port <= 0xFFFF:
             raise ValueError(f"port {self.port} out of range")
+        key = (int(self.address), self.family, self.protocol, self.port)
+        object.__setattr__(self, "_hash", hash(key))
 
     @classmethod
     def of(cls, protocol: str | Proto, address: str | IPAddress, port: int) -> AddressKey:
