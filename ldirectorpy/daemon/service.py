@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import os
 import signal
@@ -57,6 +58,26 @@ def file_stamp(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def uses_host_names(config: Config) -> bool:
+    """Whether a virtual or real address was written as a host name (the model
+    keeps only the resolved address of a fallback, so a named fallback is only
+    re-resolved when the file changes)."""
+    for virtual in config.virtuals:
+        if virtual.fwmark is None and not _is_literal(virtual.host):
+            return True
+        if any(not _is_literal(real.host) for real in virtual.reals):
+            return True
+    return False
 
 
 class Daemon:
@@ -331,6 +352,14 @@ class Daemon:
     async def reload(self, why: str = "signal") -> bool:
         """Re-read the configuration; on any error keep running the old one."""
         log.info("Reloading Linux Director Daemon config on %s", why)
+        digest = file_digest(self.config_path)
+        if digest is not None and digest == self.digest and not uses_host_names(self.config):
+            # The same bytes and only literal addresses: parsing again would give
+            # the same model, so skip it (with names, DNS may have moved them).
+            self.stamp = file_stamp(self.config_path)
+            self.config_error = None
+            await self.reconciler.reconcile(purge_tag="reload")
+            return True
         result = await asyncio.to_thread(self.loader, self.config_path)
         self.stamp = file_stamp(self.config_path)
         self.digest = file_digest(self.config_path)

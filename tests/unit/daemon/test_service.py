@@ -158,3 +158,23 @@ async def test_stop_with_cleanstop_removes_exactly_what_we_own(tmp_path):
     assert await asyncio.wait_for(task, 10) == 0
     assert len(memory.table) == 0
     server.close()
+
+
+def test_host_names_make_a_reload_parse_again(tmp_path):
+    from ldirectorpy.daemon.service import uses_host_names
+
+    path = tmp_path / "a.cf"
+    path.write_text("virtual = 192.0.2.100:80\n    real = 192.0.2.11:80 gate\n")
+    assert not uses_host_names(load(path).config)
+    path.write_text("virtual = 192.0.2.100:80\n    real = localhost:80 gate\n")
+    assert uses_host_names(load(path).config)
+
+
+async def test_an_unchanged_file_reloads_without_parsing(farm, monkeypatch):
+    daemon, memory, _servers, _ports, _path = farm
+    await until(lambda: sorted(weights(memory).values()) == [1, 3])
+    calls = []
+    daemon.loader = calls.append
+    assert await daemon.reload() is True
+    assert calls == []
+    assert sorted(weights(memory).values()) == [1, 3]
