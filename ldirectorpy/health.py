@@ -121,6 +121,7 @@ class HealthEngine:
         clock: Clock | None = None,
         max_in_flight: int = 256,
         forced_down: Callable[[Monitored], bool] | None = None,
+        on_result: Callable[[Monitored, ProbeResult], object] | None = None,
         spread: Callable[[Hashable], float] = stable_fraction,
     ) -> None:
         if max_in_flight < 1:
@@ -129,6 +130,7 @@ class HealthEngine:
         self._clock: Clock = clock if clock is not None else RealClock()
         self._sem = asyncio.Semaphore(max_in_flight)
         self._forced_down = forced_down
+        self._on_result = on_result  # every probe result (ldirectord's monitorfile)
         self._spread = spread
         self._pairs: dict[PairId, _Pair] = {}
         self._groups: dict[_GroupId, _Group] = {}
@@ -284,6 +286,7 @@ class HealthEngine:
                 if pair.maintenance:
                     forced.add(pid)
                     self._apply(pair, *force_down(pair.health), MAINTENANCE_REASON, 0.0)
+                    self._report(pair.spec, ProbeResult(False, MAINTENANCE_REASON, 0.0))
             if len(forced) == len(group.members):
                 return
         if group.gid[3] is Mode.OFF:
@@ -306,6 +309,15 @@ class HealthEngine:
                 pair.probes += 1
                 health, change = step(pair.health, result.ok, pair.spec.policy)
                 self._apply(pair, health, change, result.reason, result.elapsed)
+                self._report(pair.spec, result)
+
+    def _report(self, spec: Monitored, result: ProbeResult) -> None:
+        if self._on_result is None:
+            return
+        try:
+            self._on_result(spec, result)
+        except Exception:
+            log.exception("probe result consumer failed on %r", spec.pair)
 
     async def _probe(self, group: _Group) -> ProbeResult:
         probe = group.probe

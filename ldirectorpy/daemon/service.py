@@ -23,6 +23,7 @@ from typing import Any
 
 from ldirectorpy import __version__
 from ldirectorpy.changes import Change, virtual_str
+from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.config import Config, LoadResult, load
 from ldirectorpy.daemon.checkplan import monitored
 from ldirectorpy.daemon.maintenance import Maintenance, reverse_names
@@ -34,7 +35,7 @@ from ldirectorpy.healthstate import HealthEvent, Kind, Monitored, State
 from ldirectorpy.ipvs.backend import IPVSBackend
 from ldirectorpy.ipvs.errors import IPVSError
 from ldirectorpy.ipvs.types import Table
-from ldirectorpy.notify import email
+from ldirectorpy.notify import email, monitorfile
 from ldirectorpy.notify.scripts import FallbackCommand, command_argv, run_script
 
 log = logging.getLogger("ldirectorpy")
@@ -100,6 +101,7 @@ class Daemon:
         self.digest = file_digest(config_path)
         self.stamp = file_stamp(config_path)
         self.virtuals: tuple[VirtualSpec, ...] = specs(config)
+        self.by_key = {v.key: v for v in self.virtuals}
         self.maintenance = Maintenance(config.maintenancedir)
         self.events: asyncio.Queue[HealthEvent] = asyncio.Queue()
         self.external_slots = asyncio.Semaphore(config.maxexternalchecks)
@@ -107,6 +109,7 @@ class Daemon:
             events=self.events,
             max_in_flight=config.maxprobes,
             forced_down=self._forced_down,
+            on_result=self._monitor,
         )
         self.reconciler = Reconciler(
             backend,
@@ -218,6 +221,19 @@ class Daemon:
 
     def _forced_down(self, spec: Monitored) -> bool:
         return self.maintenance.in_maintenance(spec.real.address, spec.real.port)  # type: ignore[attr-defined]
+
+    def _monitor(self, spec: Monitored, result: ProbeResult) -> None:
+        """monitorfile: one line per check result, for virtuals that ask."""
+        vs = self.by_key.get(spec.virtual)  # type: ignore[call-overload]
+        if vs is None or not vs.virtual.monitorfile:
+            return
+        v = vs.virtual
+        check = f"{v.checktype}:{v.service}:{v.protocol}:{spec.real}"
+        line = monitorfile.format_line(check, result.ok, result.reason)
+        try:
+            monitorfile.append(Path(v.monitorfile), line)
+        except OSError as exc:
+            log.warning("monitorfile %s: %s", v.monitorfile, exc.strerror)
 
     async def _resolve_maintenance_names(self) -> None:
         if self.config.maintenancedir is None:
@@ -379,6 +395,7 @@ class Daemon:
         old_owned = self.reconciler.owned
         self.config = result.config
         self.virtuals = specs(result.config)
+        self.by_key = {v.key: v for v in self.virtuals}
         self.reconciler.virtuals = self.virtuals
         self.reconciler.readdquiescent = result.config.readdquiescent
         await self._resolve_maintenance_names()

@@ -178,3 +178,20 @@ async def test_an_unchanged_file_reloads_without_parsing(farm, monkeypatch):
     assert await daemon.reload() is True
     assert calls == []
     assert sorted(weights(memory).values()) == [1, 3]
+
+
+async def test_monitorfile_gets_a_line_per_check_result(tmp_path):
+    server = await serve("127.0.0.1")
+    port = port_of(server)
+    path = tmp_path / "farm.cf"
+    monitor = tmp_path / "monitor.log"
+    write_config(path, [port], extra=f"    monitorfile = {monitor}\n")
+    memory = MemoryBackend()
+    daemon = Daemon(path, load(path).config, memory)
+    task = asyncio.create_task(daemon.run())
+    await until(lambda: monitor.exists() and len(monitor.read_text().splitlines()) >= 2)
+    daemon.request_stop()
+    await asyncio.wait_for(task, 10)
+    server.close()
+    first = monitor.read_text().splitlines()[0]
+    assert f"connect http tcp 127.0.0.1 {port} up connect ok" in first
