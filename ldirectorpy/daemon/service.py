@@ -276,7 +276,8 @@ class Daemon:
             if change.alert and spec is not None:
                 self._alert(spec, change.message)
         self._run_fallback_commands()
-        self._notify_status()
+        if self.state != "starting":  # the first pass ends with READY=1 and STATUS=
+            self._notify_status()
 
     def _run_fallback_commands(self) -> None:
         health = self._health()

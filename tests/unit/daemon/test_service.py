@@ -195,3 +195,60 @@ async def test_monitorfile_gets_a_line_per_check_result(tmp_path):
     server.close()
     first = monitor.read_text().splitlines()[0]
     assert f"connect http tcp 127.0.0.1 {port} up connect ok" in first
+
+
+async def test_systemd_hears_ready_after_the_first_pass_then_stopping(tmp_path):
+    import socket
+
+    from ldirectorpy.daemon.sdnotify import Notifier
+
+    server = await serve("127.0.0.1")
+    path = tmp_path / "farm.cf"
+    write_config(path, [port_of(server)])
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify"))
+    listener.setblocking(False)
+    memory = MemoryBackend()
+    daemon = Daemon(path, load(path).config, memory, notifier=Notifier(str(tmp_path / "notify")))
+    task = asyncio.create_task(daemon.run())
+    await until(lambda: len(weights(memory)) == 1)
+    daemon.request_stop()
+    await asyncio.wait_for(task, 10)
+    server.close()
+    messages = []
+    while True:
+        try:
+            messages.append(listener.recv(4096).decode())
+        except BlockingIOError:
+            break
+    listener.close()
+    assert messages[0].startswith("READY=1\nSTATUS=")
+    assert "STOPPING=1" in messages
+    assert messages.index("STOPPING=1") > 0
+
+
+async def test_fallbackcommand_runs_start_when_all_are_down_and_stop_on_return(tmp_path):
+    server = await serve("127.0.0.1")
+    port = port_of(server)
+    marker = tmp_path / "fallback.log"
+    script = tmp_path / "fallback.sh"
+    script.write_text(f'#!/bin/sh\necho "$@" >> {marker}\n')
+    script.chmod(0o755)
+    path = tmp_path / "farm.cf"
+    write_config(path, [port], extra=f"    fallbackcommand = {script}\n")
+    memory = MemoryBackend()
+    daemon = Daemon(path, load(path).config, memory)
+    task = asyncio.create_task(daemon.run())
+    await until(lambda: weights(memory) == {f"127.0.0.1:{port}": 3})
+    server.close()
+    await server.wait_closed()
+    await until(lambda: marker.exists() and "start" in marker.read_text())
+    server = await serve("127.0.0.1", port)
+    await until(lambda: "stop" in marker.read_text())
+    daemon.request_stop()
+    await asyncio.wait_for(task, 10)
+    server.close()
+    assert marker.read_text().splitlines() == [
+        "start 192.0.2.100:80 tcp",
+        "stop 192.0.2.100:80 tcp",
+    ]
