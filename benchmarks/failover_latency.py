@@ -177,8 +177,11 @@ class Topology:
             subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch, text=True, check=True)
             with inside(ns):
                 for key in ("all", "eth0"):
-                    Path(f"/proc/sys/net/ipv4/conf/{key}/arp_ignore").write_text("1")
-                    Path(f"/proc/sys/net/ipv4/conf/{key}/arp_announce").write_text("2")
+                    conf = Path(f"/proc/sys/net/ipv4/conf/{key}")
+                    (conf / "arp_ignore").write_text("1")
+                    (conf / "arp_announce").write_text("2")
+                    # Removing a "gone" real's address must not take its secondaries along.
+                    (conf / "promote_secondaries").write_text("1")
             for a in mine:
                 self.home[a] = ns
             words = [f"{a}={'hang' if a in self.hung else 'rdp'}" for a in mine]
@@ -399,6 +402,7 @@ def main() -> None:
                             root = Path(share, f"failover-{name}-{size}")
                             root.mkdir(parents=True, exist_ok=True)
                             rows.append(measure(name, topo, args.failures, args.budget, root))
+                            print(f"  {rows[-1]}", flush=True)
                             continue
                         with tempfile.TemporaryDirectory() as tmp:
                             rows.append(measure(name, topo, args.failures, args.budget, Path(tmp)))

@@ -233,7 +233,9 @@ def test_kill_9_then_start_enables_nothing_unproven_and_disturbs_no_healthy_real
     quiesced_within_bound(farm, dead, time.monotonic())
     os.kill(farm.pid(), signal.SIGKILL)
     until(lambda: not farm.running(), SETTLE, "daemon gone")
-    assert farm.cli("status").returncode == 1  # a pid file with no daemon behind it
+    dead_status = farm.cli("status")
+    assert dead_status.returncode == 1  # a pid file with no daemon behind it
+    assert "not running" in dead_status.stdout  # heartbeat: stopped, not "running"
     assert farm.weights() == {**ALL_UP, dead: 0}  # the kernel keeps serving
     with subprocess.Popen(
         [sys.executable, "-m", "ldirectorpy", str(farm.config), "start"],
@@ -255,3 +257,15 @@ def test_kill_9_then_start_enables_nothing_unproven_and_disturbs_no_healthy_real
         time.sleep(0.05)
     assert farm.running()
     assert dead not in traffic(farm, 10)
+
+
+def test_stop_as_heartbeat_does_removes_what_it_owns(farm: Farm) -> None:
+    stopped = farm.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not farm.running()
+    status = farm.cli("status")
+    assert (status.returncode, status.stdout) == (3, f"ldirectorpy for {farm.config} is stopped\n")
+    assert f"{VIP}:{PORT}" not in farm.table()  # cleanstop=yes
+    assert farm.client is not None
+    refused = [attempt for attempt, _ in farm.client.batch(2)]
+    assert not any(attempt.ok for attempt in refused), "no virtual service, no terminal server"
