@@ -501,6 +501,7 @@ def config_text(
     failurecount: int = 1,
     risecount: int = 1,
     negotiate: float = NEGOTIATE,
+    interval: float = INTERVAL,
     extra: str = "",
 ) -> str:
     """conf/terminal-servers.cf with the guest's timers, a fallback and a fallbackcommand."""
@@ -508,7 +509,7 @@ def config_text(
     return (
         textwrap.dedent(
             f"""\
-            checkinterval = {INTERVAL}
+            checkinterval = {interval}
             negotiatetimeout = {negotiate}
             checktimeout = {negotiate}
             failurecount = {failurecount}
