@@ -51,7 +51,7 @@ PORT = 3389
 INTERVAL = 1.0
 TIMEOUT = 1.0
 MAX_NS = 10
-START_LIMIT = 420.0  # seconds a daemon gets to program the table before we give up on it
+START_LIMIT = 420.0  # seconds a daemon gets to program the table (--start-limit)
 CLONE_NEWNET = 0x40000000
 HERE = Path(__file__).resolve().parent
 
@@ -327,7 +327,15 @@ def wait(predicate: Callable[[], bool], limit: float) -> float | None:
     return time.monotonic() - began
 
 
-def measure(name: str, topo: Topology, failures: int, budget: float, root: Path) -> dict[str, str]:
+def measure(
+    name: str,
+    topo: Topology,
+    failures: int,
+    budget: float,
+    root: Path,
+    *,
+    start_limit: float = START_LIMIT,
+) -> dict[str, str]:
     daemon = Daemon(name, root)
     row = {"daemon": name, "reals": str(topo.size)}
     try:
@@ -335,7 +343,7 @@ def measure(name: str, topo: Topology, failures: int, budget: float, root: Path)
         daemon.start(topo.reals)
         assert daemon.proc is not None
         proc = daemon.proc
-        took = wait(lambda: programmed(topo) or proc.poll() is not None, START_LIMIT)
+        took = wait(lambda: programmed(topo) or proc.poll() is not None, start_limit)
         if proc.poll() is not None:
             row["start"] = f"exited {proc.returncode}"
             return row
@@ -380,6 +388,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="6,200")
     ap.add_argument("--failures", type=int, default=20)
     ap.add_argument("--daemons", default="ldirectorpy,ldirectord,keepalived")
+    ap.add_argument("--start-limit", type=float, default=START_LIMIT)
     ap.add_argument(
         "--budget", type=float, default=240.0, help="seconds per daemon, size and fault kind"
     )
@@ -401,11 +410,29 @@ def main() -> None:
                         if share:
                             root = Path(share, f"failover-{name}-{size}")
                             root.mkdir(parents=True, exist_ok=True)
-                            rows.append(measure(name, topo, args.failures, args.budget, root))
+                            rows.append(
+                                measure(
+                                    name,
+                                    topo,
+                                    args.failures,
+                                    args.budget,
+                                    root,
+                                    start_limit=args.start_limit,
+                                )
+                            )
                             print(f"  {rows[-1]}", flush=True)
                             continue
                         with tempfile.TemporaryDirectory() as tmp:
-                            rows.append(measure(name, topo, args.failures, args.budget, Path(tmp)))
+                            rows.append(
+                                measure(
+                                    name,
+                                    topo,
+                                    args.failures,
+                                    args.budget,
+                                    Path(tmp),
+                                    start_limit=args.start_limit,
+                                )
+                            )
                 finally:
                     topo.destroy()
     finally:
