@@ -32,6 +32,7 @@ from farm import (
     VIP,
     Farm,
     config_text,
+    reloaded,
     sh,
     until,
 )
@@ -127,7 +128,7 @@ def test_a_flapping_server_respects_failurecount_and_risecount(farm: Farm) -> No
     farm.write_config(config_text(farm.root, failurecount=2, risecount=2))
     mark = farm.log_mark()
     assert farm.cli("reload").returncode == 0
-    until(lambda: "Checks: " in farm.log_since(mark), SETTLE, "reloaded")
+    reloaded(farm, mark)
     # "ggb" per probe never fails twice in a row: once up, never quiesced.
     # "bbggbg": two failures quiesce it; "gg" restores it, the lone "g" between
     # "b"s restores nothing. One cycle of six probes = one down, one up.
