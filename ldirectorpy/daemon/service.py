@@ -98,7 +98,10 @@ class Daemon:
         self.loader = loader
         self.state = "starting"  # ldirectord's daemon status, for emailalertstatus
         self.config_error: str | None = None
-        self.digest = file_digest(config_path)
+        # What the running configuration was read from, and what the watcher
+        # last saw on disk (they differ while a change is ignored: autoreload=no).
+        self.loaded_digest = file_digest(config_path)
+        self.seen_digest = self.loaded_digest
         self.stamp = file_stamp(config_path)
         self.virtuals: tuple[VirtualSpec, ...] = specs(config)
         self.by_key = {v.key: v for v in self.virtuals}
@@ -370,7 +373,7 @@ class Daemon:
         """Re-read the configuration; on any error keep running the old one."""
         log.info("Reloading Linux Director Daemon config on %s", why)
         digest = file_digest(self.config_path)
-        if digest is not None and digest == self.digest and not uses_host_names(self.config):
+        if digest is not None and digest == self.loaded_digest and not uses_host_names(self.config):
             # The same bytes and only literal addresses: parsing again would give
             # the same model, so skip it (with names, DNS may have moved them).
             self.stamp = file_stamp(self.config_path)
@@ -379,7 +382,7 @@ class Daemon:
             return True
         result = await asyncio.to_thread(self.loader, self.config_path)
         self.stamp = file_stamp(self.config_path)
-        self.digest = file_digest(self.config_path)
+        self.seen_digest = digest
         if result.config is None:
             errors = result.errors or result.diagnostics
             for diag in errors:
@@ -387,6 +390,7 @@ class Daemon:
             self.config_error = errors[0].text().splitlines()[0] if errors else "unreadable"
             return False
         self.config_error = None
+        self.loaded_digest = digest
         if result.config == self.config:
             # Same file, same names: nothing to rebuild; one pass still repairs.
             await self.reconciler.reconcile(purge_tag="reload")
@@ -421,9 +425,9 @@ class Daemon:
                 continue  # still being written
             self.stamp = stamp
             digest = file_digest(self.config_path)
-            if digest == self.digest:
+            if digest == self.seen_digest:
                 continue
-            self.digest = digest
+            self.seen_digest = digest
             callback = self.config.callback
             if callback and os.access(callback, os.X_OK):
                 self._spawn_background(

@@ -255,3 +255,13 @@ async def test_fallbackcommand_runs_start_when_all_are_down_and_stop_on_return(t
         "start 192.0.2.100:80 tcp",
         "stop 192.0.2.100:80 tcp",
     ]
+
+
+async def test_a_change_the_watcher_ignored_is_still_applied_by_a_reload(farm):
+    # autoreload=no: the watcher notices the edit and ignores it; SIGHUP must not.
+    daemon, memory, _servers, ports, path = farm
+    await until(lambda: sorted(weights(memory).values()) == [1, 3])
+    write_config(path, ports[:1])
+    await until(lambda: daemon.seen_digest != daemon.loaded_digest, timeout=5)
+    assert await daemon.reload() is True
+    assert weights(memory) == {f"127.0.0.1:{ports[0]}": 3}
