@@ -161,10 +161,45 @@ async def _receive_tpkt(loop: asyncio.AbstractEventLoop, sock: socket.socket) ->
     return bytes(buf[:need])
 
 
+MAX_TLS_HANDSHAKE = 64 * 1024  # bytes read during the handshake, at most
+
+
+async def _tls_handshake(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, ctx: ssl.SSLContext
+) -> ssl.SSLObject:
+    """A TLS client handshake on our own socket, through memory BIOs.
+
+    No asyncio transport takes the socket over, so the probe alone owns and
+    closes its file descriptor (a transport that is still shutting down when
+    the fd is closed and reused makes the loop refuse the next socket).
+    """
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    # No SNI, no name check: RDP certificates are rarely for the IP.
+    tls = ctx.wrap_bio(incoming, outgoing, server_side=False, server_hostname=None)
+    received = 0
+    while True:
+        try:
+            tls.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        pending = outgoing.read()
+        if pending:
+            await _sockio.sendall(loop, sock, pending)
+        if done:
+            return tls
+        chunk = await _sockio.recv(loop, sock, 16384)
+        if not chunk:
+            raise ProbeFailure("connection closed by peer")
+        received += len(chunk)
+        if received > MAX_TLS_HANDSHAKE:
+            raise ProbeFailure(f"more than {MAX_TLS_HANDSHAKE} bytes")
+        incoming.write(chunk)
+
+
 async def _negotiate(target: Target, options: RdpOptions, progress: Progress) -> tuple[bool, str]:
     loop = asyncio.get_running_loop()
     sock = _sockio.tcp_socket(target.family)
-    transport: asyncio.Transport | None = None
     try:
         await _sockio.connect(loop, sock, target.sockaddr)
         progress.stage = "X.224 request"
@@ -174,20 +209,10 @@ async def _negotiate(target: Target, options: RdpOptions, progress: Progress) ->
         if not (verdict.ok and verdict.tls and options.tls):
             return verdict.ok, verdict.reason
         progress.stage = "TLS handshake"
-        transport, _ = await loop.create_connection(
-            asyncio.Protocol,
-            sock=sock,
-            ssl=_tls_context(options.tls_min_version),
-            server_hostname="",  # no SNI, no name check: RDP certs are rarely for the IP
-        )
-        ssl_object = transport.get_extra_info("ssl_object")
-        if not isinstance(ssl_object, ssl.SSLObject):
-            raise ProbeFailure("TLS transport without an SSL object")
-        return True, f"{verdict.reason}; {_tls_report(ssl_object, options, datetime.now(UTC))}"
+        tls = await _tls_handshake(loop, sock, _tls_context(options.tls_min_version))
+        return True, f"{verdict.reason}; {_tls_report(tls, options, datetime.now(UTC))}"
     finally:
-        if transport is not None:
-            transport.abort()  # no close_notify round trip; the probe is over
-        sock.close()
+        sock.close()  # no close_notify round trip; the probe is over
 
 
 async def probe(target: Target, timeout: float, options: RdpOptions | None = None) -> ProbeResult:

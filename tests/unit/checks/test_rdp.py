@@ -341,3 +341,28 @@ async def test_the_reader_takes_at_most_one_capped_tpkt_off_the_socket() -> None
             left += chunk
     assert len(pdu) == 512
     assert len(left) == len(flood) - 512  # nothing beyond the PDU was consumed
+
+
+async def test_handshakes_cut_short_by_the_deadline_leave_no_socket_behind() -> None:
+    # A server that selects TLS and then never answers the ClientHello: each probe
+    # times out mid-handshake. Closed file descriptors are reused at once, so any
+    # transport left registered on one would make a later probe fail to start.
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(neg_rsp(PROTOCOL_SSL))
+        await writer.drain()
+        await reader.read(4096)
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for _ in range(20):
+            result = await rdp.probe(Target("127.0.0.1", port), 0.05)
+            assert not result.ok
+            assert "used by transport" not in result.reason
+            assert "timed out" in result.reason or "no answer" in result.reason, result.reason
+    finally:
+        server.close()
+    ok = await probe_with(replying(neg_rsp(PROTOCOL_SSL)), NO_TLS)
+    assert ok.ok, ok.reason
