@@ -347,12 +347,14 @@ async def test_handshakes_cut_short_by_the_deadline_leave_no_socket_behind() -> 
     # A server that selects TLS and then never answers the ClientHello: each probe
     # times out mid-handshake. Closed file descriptors are reused at once, so any
     # transport left registered on one would make a later probe fail to start.
+    writers: list[asyncio.StreamWriter] = []
+
     async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         await read_request(reader)
         writer.write(neg_rsp(PROTOCOL_SSL))
         await writer.drain()
-        await reader.read(4096)
-        await asyncio.sleep(5)
+        await reader.read(4096)  # the ClientHello, never answered
 
     server = await asyncio.start_server(stall, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -364,5 +366,8 @@ async def test_handshakes_cut_short_by_the_deadline_leave_no_socket_behind() -> 
             assert "timed out" in result.reason or "no answer" in result.reason, result.reason
     finally:
         server.close()
+        for writer in writers:
+            writer.close()
+        await server.wait_closed()
     ok = await probe_with(replying(neg_rsp(PROTOCOL_SSL)), NO_TLS)
     assert ok.ok, ok.reason
