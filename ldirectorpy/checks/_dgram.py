@@ -21,7 +21,13 @@ __all__ = ["MAX_DATAGRAM", "exchange"]
 MAX_DATAGRAM = 8192  # bytes of a reply we look at
 
 
-class _Replies(asyncio.DatagramProtocol):
+def accept_any(_data: bytes) -> bool:
+    return True
+
+
+class Replies(asyncio.DatagramProtocol):
+    """Resolves ``answer`` with the first accepted datagram, or the first error."""
+
     def __init__(self, answer: asyncio.Future[bytes], accept: Callable[[bytes], bool]) -> None:
         self.answer = answer
         self.accept = accept
@@ -48,7 +54,7 @@ def _local_address(sock: socket.socket) -> tuple[str, int]:
 async def exchange(
     target: Target,
     payload: bytes | Callable[[tuple[str, int]], bytes],
-    accept: Callable[[bytes], bool] = lambda _data: True,
+    accept: Callable[[bytes], bool] = accept_any,
 ) -> bytes:
     """Send one datagram to ``target``; return the first accepted reply.
 
@@ -66,7 +72,7 @@ async def exchange(
     except BaseException:
         sock.close()
         raise
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Replies(answer, accept), sock=sock)
+    transport, _ = await loop.create_datagram_endpoint(lambda: Replies(answer, accept), sock=sock)
     try:
         return await answer
     finally:

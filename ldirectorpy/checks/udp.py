@@ -15,32 +15,13 @@ import re
 import socket
 
 from ldirectorpy.checks._common import ProbeFailure, Progress, bounded
+from ldirectorpy.checks._dgram import MAX_DATAGRAM, Replies, accept_any
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
 __all__ = ["DEFAULT_SILENCE", "MAX_DATAGRAM", "probe"]
 
-MAX_DATAGRAM = 2048  # bytes of a reply we look at; the rest is ignored
 DEFAULT_SILENCE = 1.0  # seconds without an ICMP error that count as up
-
-
-class _OneReply(asyncio.DatagramProtocol):
-    """Resolves ``answer`` with the first datagram or the first error."""
-
-    def __init__(self, answer: asyncio.Future[bytes]) -> None:
-        self.answer = answer
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if not self.answer.done():
-            self.answer.set_result(data[:MAX_DATAGRAM])
-
-    def error_received(self, exc: Exception) -> None:
-        if not self.answer.done():
-            self.answer.set_exception(exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.answer.done():
-            self.answer.set_exception(exc or ConnectionError("endpoint closed"))
 
 
 async def _exchange(
@@ -63,7 +44,9 @@ async def _exchange(
     except BaseException:
         sock.close()
         raise
-    transport, _ = await loop.create_datagram_endpoint(lambda: _OneReply(answer), sock=sock)
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: Replies(answer, accept_any), sock=sock
+    )
     try:
         progress.stage = "UDP reply"
         if receive is None:
