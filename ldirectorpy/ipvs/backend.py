@@ -5,13 +5,16 @@ kernel) implement it and pass the same contract tests.
 
 Idempotency, shared by every backend (keepalived's conventions):
 - EEXIST on an add and ENOENT on a delete mean the table already says so: done.
-- ENOENT on an edit means someone deleted the entry: add it instead.
+- ENOENT on an edit means someone deleted the entry: add it instead. A failure of
+  that add is reported as a failure of the edit (the op the caller planned), with
+  the add it was retried as named beside it.
 - Any other refusal is recorded in the report, the rest of the ops still run, and the
   caller reconciles again from a fresh dump.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,11 +56,25 @@ def kind(op: Op) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OpFailure:
+    """A refused op, named as the caller planned it (one of the ops given to `apply`).
+
+    `retried_as` is the op that was actually refused when it differs: the add an
+    edit became after ENOENT. `error` is always the refusal of the op last sent.
+    """
+
     op: Op
     error: IPVSRequestError
+    retried_as: Op | None = None
 
     def __str__(self) -> str:
-        return str(self.error)
+        """`EditDest TCP 192.0.2.1:80 -> 198.51.100.7:80: not found, retried as
+        AddDest: No such process`, or without the middle part when no retry ran."""
+        reason = os.strerror(self.error.errno)
+        if self.retried_as is None:
+            return f"{describe(self.op)}: {reason}"
+        return (
+            f"{describe(self.op)}: not found, retried as {type(self.retried_as).__name__}: {reason}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +120,15 @@ class ReportBuilder:
         self.writes: Counter[str] = Counter()
         self.errors: list[OpFailure] = []
 
-    def outcome(self, op: Op, error: IPVSRequestError | None) -> Op | None:
-        """Record one sent op; returns a fallback op to send, if any."""
+    def outcome(
+        self, op: Op, error: IPVSRequestError | None, planned: Op | None = None
+    ) -> Op | None:
+        """Record one sent op; returns a fallback op to send, if any.
+
+        `planned` is the caller's op when `op` is a fallback returned here before:
+        a failure is then recorded against it. Send the fallback, then pass its
+        outcome with `planned` set.
+        """
         self.writes[kind(op)] += 1
         if error is None:
             return None
@@ -116,7 +140,10 @@ class ReportBuilder:
             retry = fallback(op)
             if retry is not None:
                 return retry
-        self.errors.append(OpFailure(op, error))
+        if planned is None or planned is op:
+            self.errors.append(OpFailure(op, error))
+        else:
+            self.errors.append(OpFailure(planned, error, retried_as=op))
         return None
 
     def report(self) -> ApplyReport:

@@ -70,7 +70,7 @@ class MemoryBackend:
         for op in ops:
             retry = report.outcome(op, self._try(op))
             if retry is not None:
-                report.outcome(retry, self._try(retry))
+                report.outcome(retry, self._try(retry), planned=op)
         return report.report()
 
     # -- helpers for tests ---------------------------------------------------------

@@ -620,16 +620,19 @@ class NetlinkBackend:
 
     async def apply(self, ops: Sequence[Op]) -> ApplyReport:
         report = ReportBuilder()
-        pending = list(ops)
+        # (the op to send, the caller's op it stands for): a retry's failure is
+        # reported against the planned op.
+        pending = [(op, op) for op in ops]
         while pending:
-            retries: list[Op] = []
+            retries: list[tuple[Op, Op]] = []
             for start in range(0, len(pending), self.batch):
                 chunk = pending[start : start + self.batch]
                 await asyncio.sleep(0)  # between batches, let the rest of the daemon run
-                for op, error in zip(chunk, await self._send_batch(chunk), strict=True):
-                    retry = report.outcome(op, error)
+                errors = await self._send_batch([sent for sent, _ in chunk])
+                for (sent, planned), error in zip(chunk, errors, strict=True):
+                    retry = report.outcome(sent, error, planned=planned)
                     if retry is not None:
-                        retries.append(retry)
+                        retries.append((retry, planned))
             pending = retries
         result = report.report()
         if result.errors:

@@ -127,6 +127,28 @@ async def case_edit_of_vanished_entry_adds_it(backend: IPVSBackend, flush: Flush
     assert await backend.dump({WEB}) == Table.build([(svc, [dest])])
 
 
+async def case_a_failed_retry_is_reported_as_the_planned_edit(
+    backend: IPVSBackend, flush: Flush
+) -> None:
+    """An edit of a vanished entry is retried as an add; when the add is refused
+    too, the failure names the edit that was planned and the add that was sent."""
+    dest = Destination.of("198.51.100.1", 80, weight=2)
+    assert (await backend.apply([AddService(Service(WEB, "rr")), AddDest(WEB, dest)])).ok
+    await flush()  # the service vanishes, and its destinations with it
+    edit_dest = EditDest(WEB, Destination.of("198.51.100.1", 80, weight=0))
+    edit_svc = EditService(Service(OTHER, "nosuch"))  # the add then meets ENOENT
+    report = await backend.apply([edit_dest, edit_svc])
+    assert report.writes == {"edit_service": 1, "add_service": 1, "edit_dest": 1, "add_dest": 1}
+    dest_failure, svc_failure = report.errors
+    assert dest_failure.op is edit_dest
+    assert dest_failure.retried_as == AddDest(WEB, edit_dest.dest)
+    assert isinstance(dest_failure.error, NotFound)  # ESRCH: no such service
+    assert svc_failure.op is edit_svc
+    assert svc_failure.retried_as == AddService(edit_svc.service)
+    assert isinstance(svc_failure.error, NotFound)  # ENOENT: no such scheduler
+    assert await backend.dump({WEB, OTHER}) == Table()
+
+
 async def case_refusals_are_reported(backend: IPVSBackend, flush: Flush) -> None:
     """A refused op is reported, typed; the ops after it still run."""
     ok_svc = Service(WEB, "rr")
