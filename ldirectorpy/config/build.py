@@ -62,9 +62,15 @@ def _fallback(
     if spec.port is not None:
         port = rv.resolve_port(spec.port, port_proto, resolver)
         if port is None:
-            sink.add("E206", s.loc, f"fallback: unknown port '{spec.port}'")
+            hint = _port_hint(spec.port, port_proto, resolver, sink)
+            sink.add("E206", s.loc, f"fallback: unknown port '{spec.port}'", hint)
             return None
     return Fallback(addr, port, Forward(spec.forward), family, s.loc)
+
+
+def _port_hint(text: str, protocol: str | None, resolver: rv.Resolver, sink: Sink) -> str | None:
+    """rv.port_hint, skipped once no more errors are kept (listing names costs)."""
+    return None if sink.full else rv.port_hint(text, protocol, resolver)
 
 
 def _virtual(
@@ -113,7 +119,8 @@ def _virtual(
                 "E206",
                 raw.loc,
                 f"unknown port '{spec.port}' for {protocol}",
-                "use a number or a name from /etc/services",
+                _port_hint(spec.port, str(protocol), resolver, sink)
+                or "use a number or a name from /etc/services",
             )
             ok = False
         elif resolved == 0 and values["persistent"] is None:
@@ -285,7 +292,10 @@ def _reals(raw: RawVirtual, protocol: Protocol, resolver: rv.Resolver, sink: Sin
         if spec.port is not None:
             resolved = rv.resolve_port(spec.port, None, resolver)
             if resolved is None:
-                sink.add("E206", loc, f"unknown port '{spec.port}' for the real server")
+                # looked up for any protocol, as ldirectord does; hints fit the virtual's
+                proto = None if protocol is Protocol.FWM else str(protocol)
+                hint = _port_hint(spec.port, proto, resolver, sink)
+                sink.add("E206", loc, f"unknown port '{spec.port}' for the real server", hint)
                 continue
             port = resolved
         addresses = [first]

@@ -3,19 +3,19 @@
 Host and service names go through an injectable `Resolver` (the system one reads
 /etc/hosts, DNS and /etc/services), so tests need no network. The rest are pure
 functions: service defaults by port (§1.6), the timeout chain (§1.5), address
-ranges, and the check port rule.
+ranges, the check port rule, and the hint for a misspelt port name.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from ldirectorpy.config.model import Family
-from ldirectorpy.config.values import Invalid
+from ldirectorpy.config.values import Invalid, did_you_mean
 
 # ld_port_to_service, plus 3389 -> rdp (ldirectord: none, so RDP farms went unchecked).
 PORT_SERVICES: dict[int, str] = {
@@ -44,9 +44,16 @@ class Resolver(Protocol):
         """This machine's name (ldirectord's ftp/sip login defaults use it)."""
         ...
 
+    def service_names(self, protocol: str | None) -> Collection[str]:
+        """Every name and alias `port` knows for `protocol` (None: any); for hints."""
+        ...
+
 
 class SystemResolver:
     """getaddrinfo and getservbyname, like ldirectord's ld_gethostbyname."""
+
+    def __init__(self) -> None:
+        self._names: dict[str | None, frozenset[str]] = {}  # listed once per load
 
     def host(self, name: str, family: Family) -> str | None:
         af = socket.AF_INET6 if family == 6 else socket.AF_INET
@@ -67,10 +74,20 @@ class SystemResolver:
     def hostname(self) -> str:
         return socket.gethostname()
 
+    def service_names(self, protocol: str | None) -> Collection[str]:
+        if protocol not in self._names:
+            from ldirectorpy.config.services import service_names  # ctypes: only on a miss
+
+            self._names[protocol] = service_names(protocol)
+        return self._names[protocol]
+
 
 @dataclass(frozen=True, slots=True)
 class StaticResolver:
-    """A resolver from tables, for tests and tools: no DNS, no /etc files."""
+    """A resolver from tables, for tests and tools: no DNS, no /etc files.
+
+    A service key is "name" (any protocol) or "name/tcp", "name/udp" (that one only).
+    """
 
     hosts: Mapping[str, str] = field(default_factory=dict)
     services: Mapping[str, int] = field(default_factory=dict)
@@ -83,10 +100,21 @@ class StaticResolver:
         return addr if ip_family(addr) == family else None
 
     def port(self, name: str, protocol: str | None) -> int | None:
+        for proto in (protocol,) if protocol else ("tcp", "udp"):
+            if (port := self.services.get(f"{name}/{proto}")) is not None:
+                return port
         return self.services.get(name)
 
     def hostname(self) -> str:
         return self.name
+
+    def service_names(self, protocol: str | None) -> Collection[str]:
+        out: set[str] = set()
+        for key in self.services:
+            name, _, proto = key.partition("/")
+            if not proto or protocol is None or proto == protocol:
+                out.add(name)
+        return out
 
 
 def ip_family(text: str) -> Family | None:
@@ -136,6 +164,25 @@ def resolve_port(text: str, protocol: str | None, resolver: Resolver) -> int | N
         value = int(text)
         return value if value < 65536 else None
     return resolver.port(text, protocol)
+
+
+PORT_HINTS = 3  # how many close names a port hint offers
+
+
+def port_hint(text: str, protocol: str | None, resolver: Resolver) -> str | None:
+    """A "did you mean" for a port name the lookup did not know, else None.
+
+    Candidates are the names and aliases known for `protocol` (None: tcp and udp),
+    up to PORT_HINTS of them. Names are case-sensitive (getservbyname), so a name
+    that differs only in case is named alone, with the reason."""
+    if text.isdigit():
+        return None  # a number out of range, not a misspelt name
+    names = sorted(resolver.service_names(protocol))
+    folded = text.casefold()
+    same = next((n for n in names if n.casefold() == folded), None)
+    if same is not None:
+        return f"did you mean '{same}'? (service names are case-sensitive)"
+    return did_you_mean(text, names, n=PORT_HINTS)
 
 
 def default_service(port: int, fwmark: bool) -> str:

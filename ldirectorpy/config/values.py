@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # warn(code, message, hint)
@@ -26,9 +26,28 @@ class Invalid(Exception):
         self.hint = hint
 
 
-def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+RUNNER_UP_MARGIN = 0.15  # a second guess much further off than the first is noise
+
+
+def did_you_mean(word: str, choices: Sequence[str], n: int = 1) -> str | None:
+    """The closest of `choices` as a hint, or None: difflib's ratio, at least 0.6.
+
+    With n > 1, up to n guesses best first, each within RUNNER_UP_MARGIN of the best
+    (the closest by spelling is not always the one meant: smpt is snmp or smtp)."""
+    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
+    if len(close) > 1:
+        best = _similarity(word, close[0])
+        close = [c for c in close if _similarity(word, c) >= best - RUNNER_UP_MARGIN]
+    if not close:
+        return None
+    quoted = [f"'{c}'" for c in close]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"did you mean {listed}?"
+
+
+def _similarity(word: str, choice: str) -> float:
+    """The score get_close_matches ranks by (choice as the first sequence)."""
+    return difflib.SequenceMatcher(None, choice, word).ratio()
 
 
 def _choices_hint(word: str, choices: tuple[str, ...]) -> str:
