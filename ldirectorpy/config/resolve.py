@@ -8,6 +8,7 @@ ranges, the check port rule, and the hint for a misspelt port name.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Collection, Mapping
@@ -114,7 +115,7 @@ class StaticResolver:
             name, _, proto = key.partition("/")
             if not proto or protocol is None or proto == protocol:
                 out.add(name)
-        return out
+        return frozenset(out)
 
 
 def ip_family(text: str) -> Family | None:
@@ -167,6 +168,9 @@ def resolve_port(text: str, protocol: str | None, resolver: Resolver) -> int | N
 
 
 PORT_HINTS = 3  # how many close names a port hint offers
+# Service names are short (/etc/services: at most 20 or so); a word over twice as
+# long as every candidate cannot reach difflib's 0.6. Also bounds the cache below.
+MAX_HINTED_NAME = 64
 
 
 def port_hint(text: str, protocol: str | None, resolver: Resolver) -> str | None:
@@ -175,9 +179,14 @@ def port_hint(text: str, protocol: str | None, resolver: Resolver) -> str | None
     Candidates are the names and aliases known for `protocol` (None: tcp and udp),
     up to PORT_HINTS of them. Names are case-sensitive (getservbyname), so a name
     that differs only in case is named alone, with the reason."""
-    if text.isdigit():
-        return None  # a number out of range, not a misspelt name
-    names = sorted(resolver.service_names(protocol))
+    if text.isdigit() or len(text) > MAX_HINTED_NAME:
+        return None  # a number out of range, or nothing like a name
+    return _port_hint(text, frozenset(resolver.service_names(protocol)))
+
+
+@functools.lru_cache(maxsize=256)  # generated files repeat one typo in every virtual
+def _port_hint(text: str, known: frozenset[str]) -> str | None:
+    names = sorted(known)
     folded = text.casefold()
     same = next((n for n in names if n.casefold() == folded), None)
     if same is not None:

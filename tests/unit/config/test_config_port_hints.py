@@ -75,8 +75,9 @@ def test_a_near_miss_gets_the_close_names(text, line, col, message, hint):
         "virtual6 = [2001:db8::10]:80\n    real6 = [2001:db8::11]:xyzzy gate\n",
         "fallback = 198.51.100.1:xyzzy\nvirtual = 192.0.2.10:80\n    real = 192.0.2.11 gate\n",
         "virtual = 192.0.2.10:80\n    real = 192.0.2.11:70000 gate\n",
+        "virtual = 192.0.2.10:80\n    real = 192.0.2.11:" + "https" * 1000 + " gate\n",
     ],
-    ids=["real", "real6", "fallback", "number-out-of-range"],
+    ids=["real", "real6", "fallback", "number-out-of-range", "very-long"],
 )
 def test_nothing_alike_gives_no_hint(text):
     assert only_e206(text).hint is None
