@@ -7,6 +7,7 @@ virtual's protocol.
 
 from __future__ import annotations
 
+import json
 import socket
 from dataclasses import dataclass, field
 
@@ -246,4 +247,20 @@ def test_check_prints_the_hint_under_the_diagnostic(capsys):
         f"{path}:2:12: error: unknown port 'ms-wbt-sever' for the real server [E206]\n"
         "    hint: did you mean 'ms-wbt-server'?\n"
         f"{path}:3:12: error: unknown port 'xyzzy' for the real server [E206]\n"
+    )
+
+
+def test_check_json_carries_the_hint(capsys):
+    path = write(
+        "virtual = 192.0.2.100:3389\n"
+        "    real = 192.0.2.11:ms-wbt-sever gate\n"
+        "    real = 192.0.2.12:ms-wbt-server gate\n"
+    )
+    assert check.main(["--format", "json", str(path)]) == 2
+    (d,) = json.loads(capsys.readouterr().out)["files"][0]["diagnostics"]
+    assert (d["line"], d["col"], d["code"], d["hint"]) == (
+        2,
+        12,
+        "E206",
+        "did you mean 'ms-wbt-server'?",
     )
