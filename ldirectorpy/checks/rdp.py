@@ -11,17 +11,16 @@ This catches "TermService listens but its certificate/Schannel is broken".
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
-import socket
 import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ldirectorpy.checks import _sockio
-from ldirectorpy.checks._common import ProbeFailure, Progress, bounded
+from ldirectorpy.checks import _reactor
+from ldirectorpy.checks._common import ProbeFailure
 from ldirectorpy.checks._der import cert_not_after
+from ldirectorpy.checks._reactor import StreamProbe
 from ldirectorpy.checks.rdp_wire import (
     MAX_TPKT,
     PROTOCOL_HYBRID,
@@ -147,78 +146,102 @@ def _tls_report(ssl_object: ssl.SSLObject, options: RdpOptions, now: datetime) -
     return "; ".join(notes)
 
 
-async def _receive_tpkt(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
-    """Read exactly one TPKT, never more than MAX_TPKT bytes in total."""
-    buf = bytearray()
-    need = 4
-    while len(buf) < need:
-        chunk = await _sockio.recv(loop, sock, MAX_TPKT - len(buf))
-        if not chunk:
-            raise RdpDecodeError(f"connection closed after {len(buf)} bytes")
-        buf += chunk
-        if need == 4 and len(buf) >= 4:
-            need = tpkt_length(bytes(buf[:4]))
-    return bytes(buf[:need])
-
-
 MAX_TLS_HANDSHAKE = 64 * 1024  # bytes read during the handshake, at most
+TLS_READ = 16384
 
 
-async def _tls_handshake(
-    loop: asyncio.AbstractEventLoop, sock: socket.socket, ctx: ssl.SSLContext
-) -> ssl.SSLObject:
-    """A TLS client handshake on our own socket, through memory BIOs.
-
-    No asyncio transport takes the socket over, so the probe alone owns and
-    closes its file descriptor (a transport that is still shutting down when
-    the fd is closed and reused makes the loop refuse the next socket).
+class _RdpProbe(StreamProbe):
+    """Connect, send the Connection Request, read ONE TPKT (at most MAX_TPKT
+    bytes in total), judge it; then, when the server selected a protocol that
+    starts with TLS, a TLS client handshake through memory BIOs on the probe's
+    own socket (no transport takes the fd over, so the probe alone closes it).
     """
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    # No SNI, no name check: RDP certificates are rarely for the IP.
-    tls = ctx.wrap_bio(incoming, outgoing, server_side=False, server_hostname=None)
-    received = 0
-    while True:
+
+    __slots__ = (
+        "_buf",
+        "_incoming",
+        "_need",
+        "_options",
+        "_outgoing",
+        "_tls",
+        "_tls_read",
+        "_x224",
+    )
+
+    def __init__(self, target: Target, options: RdpOptions) -> None:
+        super().__init__(target)
+        self._options = options
+        self._buf = b""
+        self._need = 4  # the TPKT header, then the whole TPKT
+        self.read_size = MAX_TPKT
+        self._tls: ssl.SSLObject | None = None
+        self._incoming = self._outgoing = _NO_BIO
+        self._tls_read = 0
+        self._x224 = ""
+
+    def connected(self) -> None:
+        self.stage = "X.224 request"
+        self.send(self._options.request)
+        self.stage = "X.224 confirm"
+
+    def received(self, chunk: bytes) -> None:
+        if self._tls is not None:
+            self._tls_received(chunk)
+            return
+        if not chunk:
+            raise RdpDecodeError(f"connection closed after {len(self._buf)} bytes")
+        buf = self._buf = self._buf + chunk
+        if self._need == 4 and len(buf) >= 4:
+            self._need = tpkt_length(buf[:4])
+        if len(buf) < self._need:
+            self.read_size = MAX_TPKT - len(buf)
+            return
+        options = self._options
+        verdict = judge(parse_connection_confirm(buf[: self._need]), options)
+        if not (verdict.ok and verdict.tls and options.tls):
+            self.finish(verdict.ok, verdict.reason)
+            return
+        self.stage = "TLS handshake"
+        self._x224 = verdict.reason
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        # No SNI, no name check: RDP certificates are rarely for the IP.
+        self._tls = _tls_context(options.tls_min_version).wrap_bio(
+            self._incoming, self._outgoing, server_side=False, server_hostname=None
+        )
+        self.read_size = TLS_READ
+        self._tls_step(self._tls)
+
+    def _tls_received(self, chunk: bytes) -> None:
+        if not chunk:
+            raise ProbeFailure("connection closed by peer")
+        self._tls_read += len(chunk)
+        if self._tls_read > MAX_TLS_HANDSHAKE:
+            raise ProbeFailure(f"more than {MAX_TLS_HANDSHAKE} bytes")
+        self._incoming.write(chunk)
+        assert self._tls is not None
+        self._tls_step(self._tls)
+
+    def _tls_step(self, tls: ssl.SSLObject) -> None:
         try:
             tls.do_handshake()
             done = True
         except ssl.SSLWantReadError:
             done = False
-        pending = outgoing.read()
+        pending = self._outgoing.read()
         if pending:
-            await _sockio.sendall(loop, sock, pending)
+            self.send(pending)  # our last flight goes out as the socket takes it
         if done:
-            return tls
-        chunk = await _sockio.recv(loop, sock, 16384)
-        if not chunk:
-            raise ProbeFailure("connection closed by peer")
-        received += len(chunk)
-        if received > MAX_TLS_HANDSHAKE:
-            raise ProbeFailure(f"more than {MAX_TLS_HANDSHAKE} bytes")
-        incoming.write(chunk)
+            report = _tls_report(tls, self._options, datetime.now(UTC))
+            self.finish(True, f"{self._x224}; {report}")
 
 
-async def _negotiate(target: Target, options: RdpOptions, progress: Progress) -> tuple[bool, str]:
-    loop = asyncio.get_running_loop()
-    sock = _sockio.tcp_socket(target.family)
-    try:
-        await _sockio.connect(loop, sock, target.sockaddr)
-        progress.stage = "X.224 request"
-        await _sockio.sendall(loop, sock, options.request)
-        progress.stage = "X.224 confirm"
-        verdict = judge(parse_connection_confirm(await _receive_tpkt(loop, sock)), options)
-        if not (verdict.ok and verdict.tls and options.tls):
-            return verdict.ok, verdict.reason
-        progress.stage = "TLS handshake"
-        tls = await _tls_handshake(loop, sock, _tls_context(options.tls_min_version))
-        return True, f"{verdict.reason}; {_tls_report(tls, options, datetime.now(UTC))}"
-    finally:
-        sock.close()  # no close_notify round trip; the probe is over
+_NO_BIO = ssl.MemoryBIO()  # a placeholder until the TLS stage
 
 
 async def probe(target: Target, timeout: float, options: RdpOptions | None = None) -> ProbeResult:
     """Probe one RDP server within ``timeout`` seconds in total."""
     opts = options if options is not None else _DEFAULT_OPTIONS
-    return await bounded(timeout, lambda p: _negotiate(target, opts, p))
+    return await _reactor.run(_RdpProbe(target, opts), timeout)
 
 
 _DEFAULT_OPTIONS = RdpOptions()

@@ -20,6 +20,7 @@ from ldirectorpy.checks.rdp_wire import (
     PROTOCOL_HYBRID,
     PROTOCOL_RDP,
     PROTOCOL_SSL,
+    RdpDecodeError,
     build_connection_request,
 )
 from ldirectorpy.checks.result import ProbeResult
@@ -323,24 +324,17 @@ async def test_many_probes_at_once_each_get_their_own_verdict() -> None:
     assert [r.ok for r in results] == [True] * 200 + [False] * 20
 
 
-async def test_the_reader_takes_at_most_one_capped_tpkt_off_the_socket() -> None:
-    loop = asyncio.get_running_loop()
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        ours.setblocking(False)
-        flood = H("03000200") + b"\xee" * 20_000  # a 512-byte PDU, then much more
-        theirs.setblocking(False)
-        theirs.send(flood)
-        pdu = await rdp._receive_tpkt(loop, ours)
-        left = b""
-        while True:
-            try:
-                chunk = ours.recv(65536)
-            except BlockingIOError:
-                break
-            left += chunk
-    assert len(pdu) == 512
-    assert len(left) == len(flood) - 512  # nothing beyond the PDU was consumed
+def test_the_reader_asks_for_no_more_than_completes_one_capped_tpkt() -> None:
+    # The probe's receive hook, fed by hand: after each chunk it asks the socket
+    # for at most what is missing from the one PDU (512 bytes here, MAX_TPKT).
+    probe = rdp._RdpProbe(Target("127.0.0.1", 3389), NO_TLS)
+    assert probe.read_size == 512
+    probe.received(H("03000200"))
+    assert probe.read_size == 508
+    probe.received(b"\xee" * 100)
+    assert probe.read_size == 408
+    with pytest.raises(RdpDecodeError):  # judged on exactly those 512 bytes
+        probe.received(b"\xee" * 408 + b"more that is never looked at")
 
 
 async def test_handshakes_cut_short_by_the_deadline_leave_no_socket_behind() -> None:

@@ -1,0 +1,315 @@
+"""Short TCP conversations driven by callbacks from one shared epoll.
+
+A probe written as a coroutine pays asyncio's toll at every wait: a future, a
+selector registration and its removal, a task wake-up, a timeout scope. The
+connect and RDP probes are short fixed conversations (connect, send a few
+bytes, read one answer, maybe a TLS handshake), so they run here instead as
+small state machines (``StreamProbe`` subclasses). Per probe that costs one
+edge-triggered epoll registration (removed by ``close``), one future for the
+caller, and a place in a FIFO of deadlines shared by every probe with the same
+timeout. The event loop watches the shared epoll as ONE reader.
+benchmarks/probe_rate.py measures what this buys.
+
+Verdicts and reasons are those of ``_common.bounded``: "<stage>: no answer
+within 5s", "<stage>: refused", "<stage>: <ProbeFailure text>".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import select
+import socket
+import weakref
+from collections import deque
+
+from ldirectorpy.checks._common import ProbeFailure, describe_oserror
+from ldirectorpy.checks.result import ProbeResult
+from ldirectorpy.checks.target import Target
+
+__all__ = ["StreamProbe", "run"]
+
+_SOCK_FLAGS = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+# Edge-triggered: one registration serves connect, send and receive. ERR and
+# HUP are always reported.
+_INTEREST = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
+_READABLE = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
+_WRITABLE = select.EPOLLOUT
+
+
+class StreamProbe:
+    """One probe's TCP conversation; subclasses say what to send and how to judge.
+
+    Hooks, called from the reactor, may call ``send`` and ``finish`` or raise
+    ``ProbeFailure``/``OSError`` (a down verdict for the current ``stage``):
+      ``connected()``      the connection is established;
+      ``received(chunk)``  bytes arrived (at most ``read_size``); ``b""`` is the
+                           peer's close, and the hook must then finish or raise.
+    """
+
+    __slots__ = (
+        "_connecting",
+        "_deadline",
+        "_future",
+        "_outbox",
+        "_reactor",
+        "_sock",
+        "_started",
+        "_timeout",
+        "read_size",
+        "stage",
+        "target",
+    )
+
+    def __init__(self, target: Target, stage: str = "connect") -> None:
+        self.target = target
+        self.stage = stage
+        self.read_size = 512
+        self._sock: socket.socket | None = None
+        self._future: asyncio.Future[ProbeResult] | None = None
+        self._reactor: _Reactor | None = None
+        self._outbox = b""
+        self._connecting = True
+        self._started = self._deadline = self._timeout = 0.0
+
+    # -- hooks ---------------------------------------------------------------
+
+    def connected(self) -> None:
+        raise NotImplementedError
+
+    def received(self, chunk: bytes) -> None:
+        raise ProbeFailure("unexpected data" if chunk else "connection closed by peer")
+
+    # -- tools for the hooks -------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self._sock is None
+
+    def send(self, data: bytes) -> None:
+        """Send ``data``; what the socket does not take now goes out when it can."""
+        sock = self._sock
+        assert sock is not None
+        if not self._outbox:
+            try:  # noqa: SIM105 (hot path: no context manager per probe)
+                data = data[sock.send(data) :]
+            except (BlockingIOError, InterruptedError):
+                pass
+        self._outbox += data
+
+    def finish(self, ok: bool, reason: str) -> None:
+        """Deliver the verdict and close the socket (no FIN handshake is awaited)."""
+        future = self._close()
+        if future is not None and not future.done():
+            elapsed = future.get_loop().time() - self._started
+            future.set_result(ProbeResult(ok, reason, elapsed))
+
+    # -- driven by the reactor -----------------------------------------------
+
+    def _close(self) -> asyncio.Future[ProbeResult] | None:
+        """Close the socket once; the caller's future, the first time only."""
+        sock, future = self._sock, self._future
+        if sock is None:
+            return None
+        assert self._reactor is not None
+        self._reactor.forget(sock.fileno())
+        self._sock = self._future = None  # a finished probe holds no loop objects
+        sock.close()  # also removes it from the epoll set
+        return future
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, ProbeFailure):
+            self.finish(False, f"{self.stage}: {exc}")
+        elif isinstance(exc, OSError):
+            self.finish(False, f"{self.stage}: {describe_oserror(exc)}")
+        else:  # a bug: let the caller see it rather than a made-up verdict
+            future = self._close()
+            if future is not None and not future.done():
+                future.set_exception(exc)
+
+    def _expire(self) -> None:
+        self.finish(False, f"{self.stage}: no answer within {self._timeout:g}s")
+
+    def _begin(self, sock: socket.socket, epoll: select.epoll) -> None:
+        err = sock.connect_ex(self.target.sockaddr)
+        epoll.register(sock.fileno(), _INTEREST)
+        if err == 0:
+            self._established(select.EPOLLOUT)
+        elif err not in (errno.EINPROGRESS, errno.EAGAIN):
+            raise OSError(err, os.strerror(err))
+
+    def _established(self, events: int) -> None:
+        self._connecting = False
+        self.connected()
+        if self._sock is not None and events & _READABLE:
+            self._read()  # edge-triggered: bytes that came with the connect count
+
+    def _event(self, events: int) -> None:
+        try:
+            if self._connecting:
+                sock = self._sock
+                assert sock is not None
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    raise OSError(err, os.strerror(err))
+                if events & _WRITABLE:
+                    self._established(events)
+                return
+            if self._outbox and events & _WRITABLE:
+                self._flush()
+            if self._sock is not None and events & _READABLE:
+                self._read()
+        except Exception as exc:
+            self._fail(exc)
+
+    def _flush(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:  # noqa: SIM105 (as in send)
+            self._outbox = self._outbox[sock.send(self._outbox) :]
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def _read(self) -> None:
+        # Edge-triggered, so read until the socket is empty or the probe is over.
+        while (sock := self._sock) is not None:
+            try:
+                chunk = sock.recv(self.read_size)
+            except (BlockingIOError, InterruptedError):
+                return
+            self.received(chunk)
+            if not chunk:
+                if self._sock is not None:  # a hook that forgot to judge the close
+                    raise ProbeFailure("connection closed by peer")
+                return
+
+
+class _Reactor:
+    """The shared epoll of one event loop, and the deadlines of its probes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Weak: the registry below is keyed by the loop and must not keep it alive.
+        self._loop_ref = weakref.ref(loop)
+        self._epoll: select.epoll | None = None  # open only while probes run
+        self._probes: dict[int, StreamProbe] = {}
+        # One FIFO per timeout value: deadlines arrive in order, so expiry is
+        # a look at the heads. Finished probes stay queued until their turn.
+        self._queues: dict[float, deque[StreamProbe]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+
+    def start(self, probe: StreamProbe, timeout: float) -> asyncio.Future[ProbeResult]:
+        loop = self._loop_ref()
+        assert loop is not None
+        future: asyncio.Future[ProbeResult] = loop.create_future()
+        now = loop.time()
+        probe._future = future
+        probe._reactor = self
+        probe._started = now
+        probe._timeout = timeout
+        probe._deadline = deadline = now + timeout
+        epoll = self._epoll
+        if epoll is None:
+            epoll = self._epoll = select.epoll()
+            loop.add_reader(epoll.fileno(), self._ready)
+        sock = socket.socket(probe.target.family, _SOCK_FLAGS)
+        fd = sock.fileno()
+        probe._sock = sock
+        self._probes[fd] = probe
+        try:
+            probe._begin(sock, epoll)
+        except Exception as exc:
+            probe._fail(exc)
+        if probe._sock is not None:
+            queue = self._queues.get(timeout)
+            if queue is None:
+                queue = self._queues[timeout] = deque()
+            queue.append(probe)
+            if self._timer is None or deadline < self._timer_at:
+                self._arm(loop, deadline)
+        return future
+
+    def forget(self, fd: int) -> None:
+        del self._probes[fd]
+        if not self._probes:
+            self._idle()
+
+    def _idle(self) -> None:
+        """Nothing in flight: drop the deadlines, the timer and the epoll."""
+        self._queues.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        epoll, self._epoll = self._epoll, None
+        if epoll is not None:
+            loop = self._loop_ref()
+            if loop is not None and not loop.is_closed():
+                loop.remove_reader(epoll.fileno())
+            epoll.close()
+
+    def abandon(self, probe: StreamProbe) -> None:
+        """The caller gave up (cancelled): close without a verdict."""
+        probe._close()
+
+    def _ready(self) -> None:
+        probes = self._probes
+        if self._epoll is None:
+            return
+        for fd, events in self._epoll.poll(0):
+            probe = probes.get(fd)
+            if probe is not None:
+                probe._event(events)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        loop = self._loop_ref()
+        if loop is None:
+            return
+        now = loop.time()
+        earliest = None
+        for timeout, queue in list(self._queues.items()):
+            while queue and (queue[0].done or queue[0]._deadline <= now):
+                probe = queue.popleft()
+                if not probe.done:
+                    probe._expire()
+            if queue:
+                head = queue[0]._deadline
+                earliest = head if earliest is None else min(earliest, head)
+            else:
+                del self._queues[timeout]
+        if earliest is not None:
+            self._arm(loop, earliest)
+
+
+_reactors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Reactor] = (
+    weakref.WeakKeyDictionary()
+)
+_last: list[tuple[weakref.ref[asyncio.AbstractEventLoop], _Reactor]] = []
+
+
+def _reactor_for(loop: asyncio.AbstractEventLoop) -> _Reactor:
+    if _last and _last[0][0]() is loop:
+        return _last[0][1]
+    reactor = _reactors.get(loop)
+    if reactor is None:
+        reactor = _reactors[loop] = _Reactor(loop)
+    _last[:] = [(weakref.ref(loop), reactor)]
+    return reactor
+
+
+async def run(probe: StreamProbe, timeout: float) -> ProbeResult:
+    """Run ``probe`` to its verdict within ``timeout`` seconds in total."""
+    reactor = _reactor_for(asyncio.get_running_loop())
+    future = reactor.start(probe, timeout)
+    try:
+        return await future
+    except asyncio.CancelledError:
+        reactor.abandon(probe)
+        raise

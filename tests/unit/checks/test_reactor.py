@@ -1,0 +1,133 @@
+"""The shared-epoll driver under the connect and RDP probes: deadlines, sends, clean-up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+
+from checks_loopback import closed_port, tcp_server
+
+from ldirectorpy.checks import _reactor, tcp
+from ldirectorpy.checks.target import Target
+
+SLACK = 0.25
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def settled_fds(expected: int) -> int:
+    """Open fds once the server's side has seen our close (a few loop turns)."""
+    for _ in range(50):
+        if open_fds() == expected:
+            break
+        await asyncio.sleep(0.02)
+    return open_fds()
+
+
+async def silent(reader: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
+    await reader.read()
+
+
+class _Talker(_reactor.StreamProbe):
+    """Sends ``payload`` once connected; up when the peer echoes ``expect`` bytes."""
+
+    __slots__ = ("expect", "got", "payload")
+
+    def __init__(self, target: Target, payload: bytes, expect: int) -> None:
+        super().__init__(target)
+        self.payload, self.expect, self.got = payload, expect, 0
+        self.read_size = 65536
+
+    def connected(self) -> None:
+        self.stage = "talk"
+        self.send(self.payload)
+
+    def received(self, chunk: bytes) -> None:
+        if not chunk:
+            raise ConnectionResetError(0, "closed early")
+        self.got += len(chunk)
+        if self.got >= self.expect:
+            self.finish(True, f"{self.got} bytes back")
+
+
+async def test_a_short_deadline_behind_a_long_one_still_fires_on_time() -> None:
+    async with tcp_server(silent) as port:
+        target = Target("127.0.0.1", port)
+        slow = asyncio.ensure_future(tcp.probe(Target("127.0.0.1", closed_port()), 30.0))
+        long = asyncio.ensure_future(_reactor.run(_Talker(target, b"x", 1), 30.0))
+        started = time.monotonic()
+        short = await _reactor.run(_Talker(target, b"x", 1), 0.2)
+        took = time.monotonic() - started
+        long.cancel()
+        await asyncio.gather(slow, long, return_exceptions=True)
+    assert not short.ok
+    assert short.reason == "talk: no answer within 0.2s"
+    assert 0.2 <= took < 0.2 + SLACK
+    assert 0.2 <= short.elapsed < 0.2 + SLACK
+
+
+async def test_a_send_larger_than_the_socket_buffer_goes_out_in_pieces() -> None:
+    payload = os.urandom(8 * 1024 * 1024)  # far beyond any default send buffer
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+
+    async with tcp_server(echo) as port:
+        result = await _reactor.run(_Talker(Target("127.0.0.1", port), payload, len(payload)), 10)
+    assert result.ok, result.reason
+    assert result.reason == f"{len(payload)} bytes back"
+
+
+async def test_errors_in_a_hook_become_a_down_verdict_for_the_stage() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.transport.abort()  # RST
+
+    async with tcp_server(hang_up) as port:
+        result = await _reactor.run(_Talker(Target("127.0.0.1", port), b"x", 10), 2.0)
+    assert not result.ok
+    assert result.reason.startswith("talk: ")
+
+
+async def test_a_bug_in_a_hook_reaches_the_caller_as_the_exception() -> None:
+    class Broken(_reactor.StreamProbe):
+        __slots__ = ()
+
+        def connected(self) -> None:
+            raise KeyError("a bug")
+
+    async with tcp_server(silent) as port:
+        try:
+            await _reactor.run(Broken(Target("127.0.0.1", port)), 2.0)
+        except KeyError as exc:
+            assert exc.args == ("a bug",)
+        else:
+            raise AssertionError("the bug was hidden")
+
+
+async def test_an_idle_reactor_holds_no_file_descriptor() -> None:
+    async with tcp_server(silent) as port:
+        before = open_fds()
+        target = Target("127.0.0.1", port)
+        result = await tcp.probe(target, 2.0)
+        assert result.ok
+        # The probe's socket AND the shared epoll are closed.
+        assert await settled_fds(before) == before
+        results = await asyncio.gather(*(tcp.probe(target, 2.0) for _ in range(50)))
+        assert all(r.ok for r in results)
+        assert await settled_fds(before) == before
+
+
+async def test_each_event_loop_gets_its_own_reactor() -> None:
+    # A probe started on another loop (another thread) works and shares nothing.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        target = Target("127.0.0.1", listener.getsockname()[1])
+        other = await asyncio.to_thread(asyncio.run, tcp.probe(target, 2.0))
+        here = await tcp.probe(target, 2.0)
+    assert other.ok and here.ok
