@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import os
 import re
 import subprocess
@@ -26,21 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ldirectorpy import _netns
 from ldirectorpy.config import load
 from ldirectorpy.daemon.service import Daemon
 from ldirectorpy.ipvs.memory import MemoryBackend
 from ldirectorpy.ipvs.netlink import NetlinkBackend
-
-CLONE_NEWNET = 0x40000000
-
-
-def fresh_netns() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
-    # Without lo up a new namespace has no local routing table, and the kernel
-    # refuses every IPv4 destination with EINVAL (inet_addr_type says broadcast).
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
 def address(base: int, index: int) -> str:
@@ -86,7 +75,7 @@ async def ldirectorpy_case(
     virtuals: int, reals: int, tmp: Path, kernel: bool = True
 ) -> list[tuple[str, int, float, int]]:
     if kernel:
-        fresh_netns()
+        _netns.unshare()
     path = tmp / f"scale-{virtuals}x{reals}.cf"
     total = write_config(path, virtuals, reals, tmp / "ldirectorpy.log")
     started = time.perf_counter()
@@ -130,7 +119,7 @@ async def ldirectorpy_case(
 
 
 def ldirectord_case(reals: int, tmp: Path) -> tuple[str, int, float, int]:
-    fresh_netns()
+    _netns.unshare()
     path = tmp / "ldirectord-peer.cf"
     lines = [f'logfile="{tmp}/ldirectord.log"', "quiescent = yes", "checkinterval = 5"]
     lines.append(f"virtual = {address(1, 0)}:80")

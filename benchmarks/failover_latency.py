@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import random
 import signal
@@ -42,9 +41,11 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ldirectorpy._netns import inside
 
 VIP = "192.0.2.100"
 PORT = 3389
@@ -52,7 +53,6 @@ INTERVAL = 1.0
 TIMEOUT = 1.0
 MAX_NS = 10
 START_LIMIT = 420.0  # seconds a daemon gets to program the table (--start-limit)
-CLONE_NEWNET = 0x40000000
 HERE = Path(__file__).resolve().parent
 
 RESPONDER = textwrap.dedent(
@@ -109,27 +109,6 @@ def sh(*argv: str) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
     return done.stdout
-
-
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns")
-
-
-@contextlib.contextmanager
-def inside(name: str) -> Iterator[None]:
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(target)
-        os.close(home)
 
 
 def weights() -> dict[str, int]:

@@ -37,19 +37,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import os
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, replace
 
+from ldirectorpy import _netns
 from ldirectorpy.ipvs.netlink import NetlinkBackend
 from ldirectorpy.ipvs.planner import AddDest, AddService, EditDest, Op, plan
 from ldirectorpy.ipvs.types import AddressKey, Destination, Forward, Service, Table
 
 IPVSADM = "/usr/sbin/ipvsadm"
-CLONE_NEWNET = 0x40000000
 
 
 @dataclass
@@ -166,12 +165,6 @@ def bench_per_op(cold_ops: list[Op], change_ops: list[Op], sample: int) -> Row:
     return Row(way, (cold[0], cold[1]), (change[0], change[1]), noop)
 
 
-def enter_fresh_netns() -> None:
-    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=1000)
@@ -186,7 +179,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.path.exists("/proc/net/ip_vs"):
         raise SystemExit("this kernel has no IPVS: run it with scripts/guest/run")
-    enter_fresh_netns()
+    _netns.unshare()
 
     cold, changed = desired_tables(args.services, args.reals)
     owned = set(cold.services)

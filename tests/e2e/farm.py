@@ -22,7 +22,6 @@ from /proc/net/ip_vs of the director namespace, so polls cost no subprocess.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import itertools
 import os
 import shutil
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import pytest
 
+from ldirectorpy import _netns
 from ldirectorpy.checks import rdp_wire
 
 VIP = "192.0.2.100"
@@ -47,7 +47,6 @@ DIRECTOR = "192.0.2.1"
 CLIENT = "198.51.100.10"
 CLIENT_NET = "198.51.100.0/24"
 REALS = tuple(f"192.0.2.{n}" for n in range(11, 17))
-CLONE_NEWNET = 0x40000000
 
 
 def sh(*argv: str, check: bool = True) -> str:
@@ -57,38 +56,11 @@ def sh(*argv: str, check: bool = True) -> str:
     return done.stdout
 
 
-def _setns(fd: int) -> None:
-    # setns(2) moves only the calling thread (Python 3.11 has no os.setns).
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"setns: {os.strerror(errno)}")
-
-
-@contextlib.contextmanager
-def inside(name: str) -> Iterator[None]:
-    """Runs the block (this thread only) in the named network namespace."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(target)
-        os.close(home)
-
-
-_serial = itertools.count(1)
+inside = _netns.inside
 
 
 def new_netns(prefix: str) -> str:
-    name = f"ldpe-{prefix}-{os.getpid()}-{next(_serial)}"
-    sh("ip", "netns", "add", name)
-    sh("ip", "-n", name, "link", "set", "lo", "up")
-    return name
+    return _netns.new(f"e{prefix}")
 
 
 # -- the kernel's view, from the director namespace's /proc ---------------------

@@ -8,18 +8,14 @@ and moved back, and the namespace deleted, afterwards.
 
 from __future__ import annotations
 
-import ctypes
-import itertools
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 
-CLONE_NEWNET = 0x40000000
-IPVSADM = "/usr/sbin/ipvsadm"
+from ldirectorpy import _netns
 
-_names = itertools.count(1)
+IPVSADM = "/usr/sbin/ipvsadm"
 
 
 class CommandFailed(subprocess.CalledProcessError):
@@ -38,15 +34,6 @@ def run(*argv: str) -> str:
     return done.stdout
 
 
-def _setns(fd: int) -> None:
-    # Python 3.11 has no os.setns; setns(2) moves only the calling thread, which
-    # is the one running the test, its event loop and its subprocesses.
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"setns: {os.strerror(errno)}")
-
-
 def in_netns(name: str, *argv: str) -> str:
     """Runs argv inside the named network namespace (for multi-namespace topologies)."""
     return run("ip", "netns", "exec", name, *argv)
@@ -54,33 +41,20 @@ def in_netns(name: str, *argv: str) -> str:
 
 def make_netns(prefix: str = "t") -> str:
     """Creates a named network namespace with lo up; the caller deletes it."""
-    name = f"ldpt-{prefix}-{os.getpid()}-{next(_names)}"
-    run("ip", "netns", "add", name)
-    run("ip", "-n", name, "link", "set", "lo", "up")
-    return name
+    return _netns.new(f"k{prefix}")
 
 
-def delete_netns(name: str) -> None:
-    subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+delete_netns = _netns.delete
 
 
 @pytest.fixture
 def netns() -> Iterator[str]:
     """Moves the test process into a fresh network namespace; yields its name."""
     name = make_netns()
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
-        try:
+        with _netns.inside(name):
             yield name
-        finally:
-            _setns(home)
     finally:
-        os.close(home)
         delete_netns(name)
 
 
