@@ -227,7 +227,9 @@ def test_the_lifecycle_as_pacemaker_drives_it(agent: Agent) -> None:
     assert rc(agent("start")) == OCF_SUCCESS, "starting a started resource succeeds"
     assert farm.pid() == pid, "and starts no second daemon"
     assert rc(agent("monitor")) == OCF_SUCCESS
-    assert rc(agent("monitor", OCF_CHECK_LEVEL="10")) == OCF_SUCCESS  # the daemon answers
+    assert (
+        rc(agent("monitor", OCF_RESKEY_OCF_CHECK_LEVEL="10")) == OCF_SUCCESS
+    )  # the daemon answers
 
     # reload: the daemon re-reads the file and applies only the difference.
     farm.write_config(config_text(farm.root, REALS[:5]))
@@ -274,13 +276,17 @@ def test_a_crashed_daemon_is_a_failure_not_a_clean_stop(agent: Agent) -> None:
     assert rc(agent("stop")) == OCF_SUCCESS
 
 
-def test_stop_kills_a_daemon_that_does_not_stop_in_time(agent: Agent) -> None:
+def test_a_wedged_daemon_fails_the_deep_monitor_and_is_killed_on_stop(agent: Agent) -> None:
     farm = agent.farm
     assert rc(agent("start")) == OCF_SUCCESS
     until(lambda: farm.weights() == ALL_UP, SETTLE, lambda: str(farm.weights()))
     pid = farm.pid()
     os.kill(pid, signal.SIGSTOP)  # a wedged daemon: SIGTERM is never acted on
     try:
+        # Its process lives (depth 0); only the deeper check sees it does not answer.
+        assert rc(agent("monitor")) == OCF_SUCCESS
+        wedged = agent("monitor", OCF_RESKEY_OCF_CHECK_LEVEL="10")
+        assert rc(wedged) == OCF_ERR_GENERIC and "does not answer" in wedged.stderr
         done = agent("stop", stop_timeout="3")
     finally:
         with contextlib.suppress(ProcessLookupError):
