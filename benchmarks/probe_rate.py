@@ -75,6 +75,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from ldirectorpy import _netns
 from ldirectorpy.checks import CheckSpec, build_probe, rdp, tcp
 from ldirectorpy.checks.rdp import RdpOptions
 from ldirectorpy.checks.rdp_wire import build_connection_request
@@ -216,6 +217,22 @@ def idle_memory(targets: Sequence[Target]) -> float:
     return (after - before) / len(targets)
 
 
+def steer_receive_to(cpu: int) -> None:
+    """Enter a fresh network (and mount) namespace whose lo hands every received
+    packet to ``cpu`` (RPS).
+
+    On loopback the kernel does the receive half of BOTH ends' TCP work in the
+    sender's context, so by default the prober's core also pays for the
+    responder's SYN handling, accept and teardown. Steering receive processing
+    to the responder's CPU leaves the prober's core with what a director's core
+    pays: its own system calls and the transmit path.
+    """
+    _netns.unshare(_netns.CLONE_NEWNET | _netns.CLONE_NEWNS)
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    subprocess.run(["mount", "-t", "sysfs", "sysfs", "/sys"], check=True)
+    Path("/sys/class/net/lo/queues/rx-0/rps_cpus").write_text(f"{1 << cpu:x}\n")
+
+
 def rss_bytes() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
@@ -254,6 +271,12 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=20.0,
                     help="server think time for the latency rows")  # fmt: skip
     ap.add_argument(
+        "--steer-rx",
+        action="store_true",
+        help="run in a fresh network namespace whose lo steers receive processing (RPS) "
+        "to the responder's CPU",
+    )
+    ap.add_argument(
         "--uvloop",
         action="store_true",
         help="run the probes on uvloop (must be importable; not a dependency)",
@@ -263,6 +286,8 @@ def main() -> None:
         import uvloop  # type: ignore[import-not-found,unused-ignore]
 
         _loop[0] = uvloop.new_event_loop
+    if args.steer_rx:
+        steer_receive_to(RESPONDER_CPU)
     os.sched_setaffinity(0, {PROBE_CPU})
     need = args.targets * 2 + 1000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -274,6 +299,8 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}{flavour}, {len(targets):,} targets on {BASE}+ "
           f"({addrs} addresses x {ports} ports), probe CPU {PROBE_CPU}, "
           f"responder CPU {RESPONDER_CPU}, best of {args.rounds} rounds")  # fmt: skip
+    if args.steer_rx:
+        print(f"  lo receive processing steered to CPU {RESPONDER_CPU} (RPS, own namespace)")
     print(
         f"  load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
         f"on {os.cpu_count()} CPUs"
