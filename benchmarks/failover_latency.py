@@ -325,6 +325,8 @@ def measure(
         took = wait(lambda: programmed(topo) or proc.poll() is not None, start_limit)
         if proc.poll() is not None:
             row["start"] = f"exited {proc.returncode}"
+            tail = (root / "stdout.log").read_text(errors="replace").splitlines()[-15:]
+            print("\n".join(f"    | {line}" for line in tail), flush=True)
             return row
         row["start"] = "timeout" if took is None else f"{time.monotonic() - launched:.1f}s"
         if took is None:
