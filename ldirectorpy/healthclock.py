@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -46,6 +47,14 @@ class Clock(Protocol):
 
 
 class RealClock:
+    """Time from the system. ``slack``: wake-ups are rounded UP to a grid of
+    this many seconds, so checks due within one grid step start together and
+    share one wake-up of the process (a probe is never started early).
+    """
+
+    def __init__(self, slack: float = 0.0) -> None:
+        self.slack = slack
+
     def monotonic(self) -> float:
         return time.monotonic()
 
@@ -53,6 +62,8 @@ class RealClock:
         return time.time()
 
     async def sleep_until(self, deadline: float) -> None:
+        if self.slack > 0:
+            deadline = math.ceil(deadline / self.slack) * self.slack
         await asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
     def timeout_at(self, deadline: float) -> Deadline:

@@ -77,7 +77,9 @@ DIRECTIVES: tuple[Directive, ...] = (
     # -- timing --
     Directive("checkinterval", B, k.Seconds(), 10.0,
         "Seconds between two checks of the same real server. Honoured per virtual "
-        "always (ldirectord: only with fork = yes)."),
+        "always (ldirectord: only with fork = yes). Checks are spread over the "
+        "interval and start on a 20 ms grid (never early), so the daemon wakes "
+        "once for all checks due in the same 20 ms."),
     Directive("checktimeout", B, k.Seconds(), None,
         "Timeout of connect, ping and external checks. When unset: the virtual's "
         "negotiatetimeout, the global checktimeout, the global negotiatetimeout, then 5."),

