@@ -27,35 +27,45 @@ Memory:
            (the responder's "silent" mode): task, coroutine frames, socket
            object, timeout handle. Kernel socket buffers are not counted.
 
-Measured 2026-11-25 on the shared 2-CPU build VM (Python 3.11.7, no uvloop)
-while three QEMU guests and other test runs kept the load average at 6-9, so
-this process got only 15-30 % of its core and the wall rates are scheduler
-bound; the CPU cost per probe is the number to read:
+--steer-rx runs everything in a fresh network namespace whose lo steers
+receive processing (RPS) to the responder's CPU. On loopback the kernel does
+the receive half of BOTH ends' TCP work in the sender's context, so by
+default the prober's core also pays for the responder's SYN handling, accept
+and teardown, which on a real director happens on the real server.
 
-  check                               probes/s  CPU us/p user us   1e6/CPU
-  connect asyncio, 100 in flight         1,121     141.3    72.9     7,075
-  connect asyncio, 1000 in flight        1,021     139.7    79.6     7,157
-  connect serial blocking (ldirectord)   1,895      73.3    26.4    13,649
-  rdp asyncio, 100 in flight               745     233.2   139.6     4,288
-  rdp asyncio, 1000 in flight            1,288     238.1   146.7     4,199
-  rdp serial blocking (ldirectord)         347     224.0   112.1     4,465
-  rdp asyncio, 1000 in flight, 20 ms       744     234.4   138.0     4,266
-  rdp serial, 20 ms (200 targets)           38     309.0   157.0     3,236
-  idle memory per monitored real: 663 B; RDP probe in flight: 4.5 KB traced,
-  6.8 KB RSS (bounded by maxprobes, default 256, not by the number of reals)
+Measured 2026-11-25 (session 2) on the 2-CPU development VM, Python 3.11.7,
+no uvloop, while one QEMU test guest kept the other CPU busy (load 1.5-2):
+connect and RDP probes run as callback state machines on one shared epoll
+(checks/_reactor.py), no task or timeout scope per probe.
 
-Reading: one core would sustain about 4,000 RDP probes/s (goal 10,000: missed
-by ~2.5x) and 6,000-8,000 connect probes/s. About 100 us of each RDP probe
-is kernel time, and on loopback the kernel charges BOTH ends' TCP work
-(SYN/SYN-ACK/accept, FIN handling) to the prober's core; the rest is CPython
-asyncio per-probe overhead (task, timeout handle, two epoll register/
-unregister pairs, socket object). The serial peer costs less CPU per probe
-but is bound by latency: with 20 ms server think time it manages 38 probes/s
-where the asyncio prober, still CPU-starved, does 744/s (20x). 10k/s would
-need a shared-epoll batch prober (one socket set, no task per probe).
-With uvloop (--uvloop, installed aside, not a dependency) the same run gave
-about 10-15 % less CPU: RDP 225-233 us/probe (~4,400/s per core), connect
-110-119 us; the per-probe Python work, not the loop, dominates.
+  default loopback accounting      probes/s  CPU us/p user us   1e6/CPU
+  connect asyncio, 100 in flight      9,037      74.0    21.8    13,506
+  connect asyncio, 1000 in flight     9,720      88.9    31.6    11,249
+  connect serial blocking (ldirectord) 9,936     82.4    22.3    12,134
+  rdp asyncio, 100 in flight          5,874     119.7    45.3     8,354
+  rdp asyncio, 1000 in flight         7,468     108.7    38.7     9,201
+  rdp serial blocking (ldirectord)    1,777     189.7    55.5     5,271
+  rdp asyncio, 1000 in flight, 20 ms  6,498     124.3    44.4     8,047
+  rdp serial, 20 ms (200 targets)        47     359.0   181.7     2,786
+
+  --steer-rx                       probes/s  CPU us/p user us   1e6/CPU
+  connect asyncio, 1000 in flight     9,222      68.8    27.1    14,543
+  rdp asyncio, 100 in flight          4,240      98.2    43.8    10,179
+  rdp asyncio, 1000 in flight         6,983      96.9    39.0    10,319
+  rdp serial blocking (ldirectord)    1,337     216.9    68.4     4,609
+
+  idle memory per monitored real: 711 B; RDP probe in flight: 1.6 KB traced,
+  1.7 KB RSS (bounded by maxprobes, default 256, not by the number of reals)
+
+Reading: one core sustains about 10,300 RDP probes/s when the responder's
+kernel work is not billed to it (--steer-rx), 9,200/s when it is; the wall
+rates are lower because the one Python responder and the guest share the
+other CPU. Of the ~100 us per RDP probe about 60-70 us is kernel (socket,
+connect, send, recv, close); the Python part is ~40 us. A bare epoll loop in
+Python doing the same exchange (no asyncio, no verdict) measured ~100 us per
+probe with default accounting, so the probe is within a few percent of what
+Python can do here. The first session's coroutine probes measured 213-238 us
+(4,200-4,700/s) and 4.5 KB per probe in flight.
 """
 
 from __future__ import annotations
