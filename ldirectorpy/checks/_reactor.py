@@ -37,6 +37,7 @@ _SOCK_FLAGS = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _INTEREST = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
 _READABLE = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
 _WRITABLE = select.EPOLLOUT
+_TROUBLE = select.EPOLLERR | select.EPOLLHUP
 
 
 class StreamProbe:
@@ -151,9 +152,11 @@ class StreamProbe:
             if self._connecting:
                 sock = self._sock
                 assert sock is not None
-                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if err:
-                    raise OSError(err, os.strerror(err))
+                # A pending error always comes with EPOLLERR: ask for it only then.
+                if events & _TROUBLE:
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        raise OSError(err, os.strerror(err))
                 if events & _WRITABLE:
                     self._established(events)
                 return
