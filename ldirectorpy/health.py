@@ -5,7 +5,10 @@ mode): a target shared by several virtuals is probed ONCE per interval and the
 result fans out, while counting (failurecount, risecount) stays per
 (virtual, real) -- ldirectord counted a shared real once per virtual and so
 failed it after failurecount/k passes. Every probe runs under a semaphore (the
-cap on probes in flight) and a deadline enforced here, outside the probe.
+cap on probes in flight) and a deadline enforced here, outside the probe, as a
+backstop: BACKSTOP_GRACE after the probe's own deadline, so that a probe that
+ends itself on time (every built-in one does) reports where it stalled
+("X.224 confirm: no answer within 1s") rather than a bare "timed out".
 Slots are absolute on a monotonic clock (slot k = first + k * interval), so
 probe duration never shifts the schedule; an overrun skips the missed slots
 instead of bursting. First slots are spread over one interval by a stable hash
@@ -63,6 +66,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("ldirectorpy.health")
+BACKSTOP_GRACE = 0.1  # seconds a probe may overrun its deadline before it is cancelled
 
 
 class _Pair:
@@ -327,7 +331,7 @@ class HealthEngine:
             self.in_flight += 1
             self.probes_started += 1
             start = self._clock.monotonic()
-            deadline = self._clock.timeout_at(start + timeout)
+            deadline = self._clock.timeout_at(start + timeout + BACKSTOP_GRACE)
             try:
                 async with deadline:
                     return await probe()

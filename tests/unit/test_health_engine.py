@@ -9,6 +9,7 @@ import pytest
 
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.health import (
+    BACKSTOP_GRACE,
     MAINTENANCE_REASON,
     FakeClock,
     HealthEngine,
@@ -174,11 +175,14 @@ async def test_a_hung_probe_is_cancelled_at_its_deadline_and_delays_no_one(clock
     async with eng:
         await clock.advance(5.0)
     assert brisk.calls == [T0 + k for k in range(6)]
-    assert hung.calls == [T0, T0 + 3]  # slots 1 and 2 fell inside the hung probe
-    assert hung.cancelled == [T0 + 3, T0 + 5]  # the deadline, then stop() at T0+5
+    # The probe ignores its own deadline: the engine's backstop cancels it
+    # BACKSTOP_GRACE later; slots 1 and 2 fell inside the hung probe.
+    late = T0 + 3 + BACKSTOP_GRACE
+    assert hung.calls == [T0, T0 + 4]
+    assert hung.cancelled == [late, T0 + 5]  # the backstop, then stop() at T0+5
     (down,) = [e for e in events if e.real == "hung"]
-    assert (down.mono, down.new, down.reason) == (T0 + 3, State.DOWN, "timed out after 3s")
-    assert down.latency == pytest.approx(3.0)
+    assert (down.mono, down.new, down.reason) == (late, State.DOWN, "timed out after 3s")
+    assert down.latency == pytest.approx(3.0 + BACKSTOP_GRACE)
 
 
 async def test_a_probe_that_raises_is_a_failure_and_the_check_goes_on(clock, caplog):

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from ldirectorpy.checks import rdp
 from ldirectorpy.checks.result import ProbeResult
-from ldirectorpy.health import HealthEngine, HealthEvent, Monitored, RealClock
+from ldirectorpy.checks.target import Target
+from ldirectorpy.health import BACKSTOP_GRACE, HealthEngine, HealthEvent, Monitored, RealClock
 from ldirectorpy.healthstate import Kind, Policy, State
 
 
@@ -109,3 +111,19 @@ async def test_with_slack_wakeups_land_on_the_grid_and_never_early() -> None:
     await asyncio.gather(*(sleeper(d) for d in deadlines))
     assert all(at >= deadline for deadline, at in woke)  # never early
     assert all(step_end <= at < step_end + 0.03 for _, at in woke), (step_end, woke)
+
+
+async def test_a_probe_that_keeps_its_own_deadline_reports_where_it_stalled(server):
+    # The engine's backstop comes BACKSTOP_GRACE later, so the RDP probe's own
+    # verdict (which names the stage) is the one the operator sees.
+    target = Target("127.0.0.1", port_of(server))
+
+    async def probe() -> ProbeResult:
+        return await rdp.probe(target, 0.3)
+
+    queue: asyncio.Queue[HealthEvent] = asyncio.Queue()
+    spec = Monitored("v", "r", ("rdp", target), probe, 0.05, 0.3)
+    async with HealthEngine([spec], events=queue, clock=RealClock()):
+        down = await next_transition(queue)
+    assert (down.new, down.reason) == (State.DOWN, "X.224 confirm: no answer within 0.3s")
+    assert 0.3 <= down.latency < 0.3 + BACKSTOP_GRACE
