@@ -184,10 +184,18 @@ def port_hint(text: str, protocol: str | None, resolver: Resolver) -> str | None
     return _port_hint(text, frozenset(resolver.service_names(protocol)))
 
 
+# Protocol names people write that /etc/services knows by another name; without
+# this, ":rdp" would get "did you mean 'urd' or 'ldp'?".
+SERVICE_ALIASES = {"rdp": "ms-wbt-server", "pgsql": "postgresql", "postgres": "postgresql"}
+
+
 @functools.lru_cache(maxsize=256)  # generated files repeat one typo in every virtual
 def _port_hint(text: str, known: frozenset[str]) -> str | None:
     names = sorted(known)
     folded = text.casefold()
+    alias = SERVICE_ALIASES.get(folded)
+    if alias is not None and alias in known:
+        return f"did you mean '{alias}'? (the /etc/services name for {folded})"
     same = next((n for n in names if n.casefold() == folded), None)
     if same is not None:
         return f"did you mean '{same}'? (service names are case-sensitive)"

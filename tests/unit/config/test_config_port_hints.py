@@ -98,6 +98,13 @@ def test_case_matters_to_the_lookup_and_the_hint_says_so():
     assert d.hint == "did you mean 'http'? (service names are case-sensitive)"
 
 
+@pytest.mark.parametrize("word", ["rdp", "RDP"])
+def test_rdp_points_to_its_etc_services_name(word):
+    # For a terminal-server farm ":rdp" is the likely mistake; 'urd' or 'ldp' would mislead.
+    d = only_e206(f"virtual = 192.0.2.10:{word}\n    real = 192.0.2.11 gate\n")
+    assert d.hint == "did you mean 'ms-wbt-server'? (the /etc/services name for rdp)"
+
+
 # -- the diagnostic is unchanged but for its hint ----------------------------------
 
 
