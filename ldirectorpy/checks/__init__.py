@@ -41,6 +41,7 @@ from ldirectorpy.checks import (
     trivial,
     udp,
 )
+from ldirectorpy.checks._reactor import use_grid
 from ldirectorpy.checks.combined import CombinedProbe
 from ldirectorpy.checks.rdp import RdpOptions
 from ldirectorpy.checks.result import ProbeResult
@@ -57,6 +58,7 @@ __all__ = [
     "Target",
     "UnsupportedCheck",
     "build_probe",
+    "use_grid",
 ]
 
 Probe = Callable[[], Awaitable[ProbeResult]]

@@ -9,7 +9,7 @@ from ldirectorpy.checks import combined, external, ping, rdp, rdp_wire, result, 
 def test_registry_module_exports() -> None:
     assert sorted(checks.__all__) == sorted([
         "CHECKTYPES", "LDIRECTORD_SERVICES", "SERVICES", "CheckConfigError", "CheckSpec",
-        "Probe", "ProbeResult", "Target", "UnsupportedCheck", "build_probe",
+        "Probe", "ProbeResult", "Target", "UnsupportedCheck", "build_probe", "use_grid",
     ])  # fmt: skip
 
 

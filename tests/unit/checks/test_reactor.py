@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import time
+from collections.abc import AsyncIterator, Iterator
 
+import pytest
 from checks_loopback import closed_port, tcp_server
 
 from ldirectorpy.checks import _reactor, tcp
 from ldirectorpy.checks.target import Target
 
 SLACK = 0.25
+
+
+@pytest.fixture(autouse=True)
+def no_loop_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """An exception in a reactor callback is only logged by asyncio: fail on it."""
+    yield
+    errors = [
+        r
+        for r in caplog.records
+        if r.name == "asyncio" and r.levelno >= logging.ERROR and "_Reactor" in r.getMessage()
+    ]
+    assert not errors, errors[0].getMessage()
 
 
 def open_fds() -> int:
@@ -131,3 +146,73 @@ async def test_each_event_loop_gets_its_own_reactor() -> None:
         other = await asyncio.to_thread(asyncio.run, tcp.probe(target, 2.0))
         here = await tcp.probe(target, 2.0)
     assert other.ok and here.ok
+
+
+# -- on a wake-up grid (what the daemon uses) ---------------------------------
+
+
+@pytest.fixture
+async def grid() -> AsyncIterator[float]:
+    step = 0.05
+    loop = asyncio.get_running_loop()
+    _reactor.use_grid(loop, step)
+    yield step
+    _reactor.use_grid(loop, 0.0)
+
+
+async def test_on_a_grid_verdicts_are_seen_at_grid_points(grid: float) -> None:
+    loop = asyncio.get_running_loop()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        target = Target("127.0.0.1", listener.getsockname()[1])
+        results = await asyncio.gather(*(tcp.probe(target, 2.0) for _ in range(20)))
+        seen = loop.time()
+    assert all(r.ok for r in results)
+    phase = seen % grid
+    assert min(phase, grid - phase) < 0.02, phase  # woken by the grid, not by the socket
+
+
+async def test_on_a_grid_deadlines_are_still_kept(grid: float) -> None:
+    async with tcp_server(silent) as port:
+        started = time.monotonic()
+        result = await _reactor.run(_Talker(Target("127.0.0.1", port), b"x", 1), 0.12)
+        took = time.monotonic() - started
+    assert result.reason == "talk: no answer within 0.12s"
+    assert 0.12 <= took < 0.12 + SLACK
+
+
+async def test_on_a_grid_an_answer_just_before_the_deadline_counts() -> None:
+    # Grid 0.2 s, started just after a grid point P: the connect is seen at P+0.2
+    # (the request goes out then), the answer comes at ~P+0.25, the deadline is
+    # P+0.33, the next grid point P+0.4. The deadline looks at the socket first.
+    step = 0.2
+
+    async def late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        await asyncio.sleep(0.05)
+        writer.write(b"y")
+        await writer.drain()
+        await reader.read()
+
+    loop = asyncio.get_running_loop()
+    _reactor.use_grid(loop, step)
+    try:
+        async with tcp_server(late) as port:
+            await asyncio.sleep(_reactor._next_point(loop.time(), step) - loop.time() + 0.001)
+            result = await _reactor.run(_Talker(Target("127.0.0.1", port), b"x", 1), 0.33)
+    finally:
+        _reactor.use_grid(loop, 0.0)
+    assert result.ok, result.reason
+    assert 0.25 <= result.elapsed < 0.33 + SLACK
+
+
+async def test_the_grid_cannot_change_under_running_probes() -> None:
+    loop = asyncio.get_running_loop()
+    async with tcp_server(silent) as port:
+        running = asyncio.ensure_future(
+            _reactor.run(_Talker(Target("127.0.0.1", port), b"x", 1), 5)
+        )
+        await asyncio.sleep(0.05)
+        with pytest.raises(RuntimeError):
+            _reactor.use_grid(loop, 0.02)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
