@@ -203,10 +203,10 @@ class _Reactor:
         self._queues: dict[float, deque[StreamProbe]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
-        # 0: react to every readiness at once. > 0: look at the epoll only on
-        # a grid of this many seconds while probes run (see ``use_grid``).
+        # 0: react to every readiness at once. > 0: after handling readiness,
+        # stop listening until the next point of this grid (see ``use_grid``).
         self.grid = 0.0
-        self._ticker: asyncio.TimerHandle | None = None
+        self._resume: asyncio.TimerHandle | None = None  # set while not listening
 
     def start(self, probe: StreamProbe, timeout: float) -> asyncio.Future[ProbeResult]:
         loop = self._loop_ref()
@@ -221,10 +221,7 @@ class _Reactor:
         epoll = self._epoll
         if epoll is None:
             epoll = self._epoll = select.epoll()
-            if not self.grid:
-                loop.add_reader(epoll.fileno(), self._ready)
-        if self.grid and self._ticker is None:
-            self._ticker = loop.call_at(_next_point(now, self.grid), self._tick)
+            loop.add_reader(epoll.fileno(), self._ready)
         # The C socket type: socket.socket's Python wrapper (makefile and io
         # reference counting) costs more per probe than the probe's own logic.
         sock = _socket.socket(probe.target.family, _SOCK_FLAGS)
@@ -250,16 +247,21 @@ class _Reactor:
             self._idle()
 
     def _idle(self) -> None:
-        """Nothing in flight: drop the deadlines, the timer and the epoll."""
+        """Nothing in flight: drop the deadlines, the timer and the epoll (when
+        paused on the grid, the epoll goes at the grid point, so the next probe
+        cannot wake us earlier)."""
         self._queues.clear()
-        for handle in (self._timer, self._ticker):
-            if handle is not None:
-                handle.cancel()
-        self._timer = self._ticker = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._resume is None:
+            self._close_epoll(listening=True)
+
+    def _close_epoll(self, listening: bool) -> None:
         epoll, self._epoll = self._epoll, None
         if epoll is not None:
             loop = self._loop_ref()
-            if loop is not None and not loop.is_closed() and not self.grid:
+            if listening and loop is not None and not loop.is_closed():
                 loop.remove_reader(epoll.fileno())
             epoll.close()
 
@@ -271,17 +273,29 @@ class _Reactor:
         probes = self._probes
         if self._epoll is None:
             return
-        for fd, events in self._epoll.poll(0):
+        ready = self._epoll.poll(0)
+        if self.grid:
+            self._pause()  # first: a probe that ends now must not close the epoll early
+        for fd, events in ready:
             probe = probes.get(fd)
             if probe is not None:
                 probe._event(events)
 
-    def _tick(self) -> None:
-        self._ticker = None
-        self._ready()
+    def _pause(self) -> None:
+        """Grid mode: what becomes ready from now on waits for the next grid point."""
         loop = self._loop_ref()
-        if self._probes and self._ticker is None and loop is not None:
-            self._ticker = loop.call_at(_next_point(loop.time(), self.grid), self._tick)
+        if self._epoll is None or self._resume is not None or loop is None:
+            return
+        loop.remove_reader(self._epoll.fileno())
+        self._resume = loop.call_at(_next_point(loop.time(), self.grid), self._listen)
+
+    def _listen(self) -> None:
+        self._resume = None
+        loop = self._loop_ref()
+        if not self._probes or loop is None:
+            self._close_epoll(listening=False)
+        elif self._epoll is not None:
+            loop.add_reader(self._epoll.fileno(), self._ready)
 
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
@@ -294,8 +308,8 @@ class _Reactor:
         loop = self._loop_ref()
         if loop is None:
             return
-        if self.grid:
-            self._ready()  # an answer that came before the deadline counts
+        if self._resume is not None:
+            self._ready()  # an answer that came while we were not listening counts
         now = loop.time()
         for timeout, queue in list(self._queues.items()):
             while queue and (queue[0].done or queue[0]._deadline <= now):
@@ -331,14 +345,15 @@ def _reactor_for(loop: asyncio.AbstractEventLoop) -> _Reactor:
 
 
 def use_grid(loop: asyncio.AbstractEventLoop, grid: float) -> None:
-    """Let the probes on ``loop`` look at their sockets every ``grid`` seconds
-    (aligned to multiples of ``grid`` on the loop's clock) instead of waking
-    the process for every connect and every answer.
+    """Let the probes on ``loop`` wake the process at most once per ``grid``
+    seconds: after handling whatever was ready, stop listening until the next
+    multiple of ``grid`` on the loop's clock.
 
     For a daemon whose checks start on the same grid (healthclock.RealClock's
-    slack) this bounds the wake-ups per second by 1/grid whatever the number
-    of real servers; a probe's verdict comes up to a few grid steps later,
-    and deadlines are still kept to the loop's precision.
+    slack) this bounds the wake-ups for probe I/O by 1/grid per second
+    whatever the number of real servers, and costs nothing while nothing
+    happens (a hung server). A verdict comes up to a grid step later per
+    exchange; deadlines are still kept to the loop's precision.
     """
     reactor = _reactor_for(loop)
     if reactor._probes:
