@@ -94,7 +94,10 @@ RESPONDER = textwrap.dedent(
                 c.setblocking(False); conns[c.fileno()] = c
                 ep.register(c.fileno(), select.EPOLLIN)
                 continue
-            c = conns.pop(fd); ep.unregister(fd)
+            c = conns.pop(fd, None)
+            if c is None:  # a listener closed earlier in this same batch
+                continue
+            ep.unregister(fd)
             try:
                 if c.recv(512): c.send(CC)
             except OSError:
