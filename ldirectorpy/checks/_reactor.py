@@ -203,10 +203,12 @@ class _Reactor:
         self._queues: dict[float, deque[StreamProbe]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
-        # 0: react to every readiness at once. > 0: after handling readiness,
-        # stop listening until the next point of this grid (see ``use_grid``).
+        # 0: react to every readiness at once. > 0: from the second wake-up
+        # for readiness within one step of this grid, stop listening until the
+        # next grid point (see ``use_grid``).
         self.grid = 0.0
         self._resume: asyncio.TimerHandle | None = None  # set while not listening
+        self._step = -1  # the grid step of the last wake-up for readiness
 
     def start(self, probe: StreamProbe, timeout: float) -> asyncio.Future[ProbeResult]:
         loop = self._loop_ref()
@@ -274,8 +276,12 @@ class _Reactor:
         if self._epoll is None:
             return
         ready = self._epoll.poll(0)
-        if self.grid:
-            self._pause()  # first: a probe that ends now must not close the epoll early
+        loop = self._loop_ref()
+        if self.grid and loop is not None:
+            step = math.floor(loop.time() / self.grid)
+            if step == self._step:  # woken twice in one step: batch from now on
+                self._pause()  # first: a probe that ends now must not close the epoll
+            self._step = step
         for fd, events in ready:
             probe = probes.get(fd)
             if probe is not None:
@@ -345,15 +351,17 @@ def _reactor_for(loop: asyncio.AbstractEventLoop) -> _Reactor:
 
 
 def use_grid(loop: asyncio.AbstractEventLoop, grid: float) -> None:
-    """Let the probes on ``loop`` wake the process at most once per ``grid``
-    seconds: after handling whatever was ready, stop listening until the next
-    multiple of ``grid`` on the loop's clock.
+    """Let the probes on ``loop`` wake the process at most twice per ``grid``
+    seconds for socket events: the first wake-up in a step of the grid
+    (multiples of ``grid`` on the loop's clock) is handled at once, and a
+    second one stops us listening until the next grid point, where everything
+    that became ready meanwhile is handled together.
 
-    For a daemon whose checks start on the same grid (healthclock.RealClock's
-    slack) this bounds the wake-ups for probe I/O by 1/grid per second
-    whatever the number of real servers, and costs nothing while nothing
-    happens (a hung server). A verdict comes up to a grid step later per
-    exchange; deadlines are still kept to the loop's precision.
+    With the daemon's checks starting on the same grid (healthclock.RealClock's
+    slack) the wake-ups for probe I/O stay bounded whatever the number of real
+    servers, a lone probe is not slowed down, and a hung server (nothing
+    ready) costs no wake-up. Under load a verdict may come up to a grid step
+    later per exchange; deadlines are kept to the loop's precision.
     """
     reactor = _reactor_for(loop)
     if reactor._probes:
