@@ -1,12 +1,16 @@
-"""The reconciler logs a change as done only when its write was not refused.
+"""The reconciler: what it logs as done, and when it reads the kernel.
 
 A write can fail after a retry: an edit of a real whose virtual someone deleted
 between our dump and our write is retried as an add, and the add is refused too.
 That change must be logged as failed, never as done.
+
+A pass for a health change plans from the table the last clean pass left; the
+kernel is read again at least every resync period and after a failed pass.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import textwrap
 from collections.abc import Collection, Sequence
@@ -20,7 +24,7 @@ from ldirectorpy.director import PairId, specs
 from ldirectorpy.healthstate import State
 from ldirectorpy.ipvs.backend import ApplyReport
 from ldirectorpy.ipvs.memory import MemoryBackend
-from ldirectorpy.ipvs.planner import DelService, Op
+from ldirectorpy.ipvs.planner import DelDest, DelService, Op
 from ldirectorpy.ipvs.types import ServiceKey, Table
 
 FARM = """
@@ -99,3 +103,71 @@ async def test_a_write_that_failed_after_its_retry_is_logged_as_failed_not_done(
         "not found, retried as AddDest: No such process"
     )
     assert first.key not in backend.memory.table.services  # and nothing was faked
+
+
+def farm(tmp_path) -> tuple:  # type: ignore[no-untyped-def,type-arg]
+    path = tmp_path / "farm.cf"
+    path.write_text(textwrap.dedent(FARM))
+    loaded = load(path)
+    assert loaded.config is not None, loaded.diagnostics
+    virtuals = specs(loaded.config)
+    health: dict[PairId, State] = {r.pair: State.UP for v in virtuals for r in v.reals}
+    return virtuals, health
+
+
+def weights(memory: MemoryBackend) -> dict[str, int]:
+    return {str(d.key.address): d.weight for _, dests in memory.table.entries() for d in dests}
+
+
+async def test_a_pass_for_a_health_change_plans_from_the_last_clean_pass(tmp_path) -> None:
+    virtuals, health = farm(tmp_path)
+    memory = MemoryBackend()
+    reconciler = Reconciler(memory, virtuals, lambda: health)
+    assert (await reconciler.reconcile()).error is None
+    assert reconciler.dumps == 1
+    health[virtuals[0].reals[1].pair] = State.DOWN
+    result = await reconciler.reconcile(reread=False)
+    assert result.error is None and result.writes == 1
+    assert reconciler.dumps == 1  # the kernel was not read again
+    assert weights(memory)["192.0.2.12"] == 0
+
+
+async def test_after_a_failed_pass_the_kernel_is_read_again(tmp_path) -> None:
+    virtuals, health = farm(tmp_path)
+    backend = DeletedAfterDump(MemoryBackend())
+    reconciler = Reconciler(backend, virtuals, lambda: health)
+    assert (await reconciler.reconcile()).error is None
+    health[virtuals[0].reals[1].pair] = State.DOWN
+    backend.victim = virtuals[0].key
+    assert (await reconciler.reconcile()).error is not None
+    dumps = reconciler.dumps
+    result = await reconciler.reconcile(reread=False)
+    assert reconciler.dumps == dumps + 1
+    assert result.error is None  # the deleted virtual was put back, from a fresh read
+    assert virtuals[0].key in backend.memory.table.services
+    now = weights(backend.memory)
+    assert now["192.0.2.11"] > 0 and now.get("192.0.2.12", 0) == 0
+
+
+async def test_the_running_reconciler_reads_the_kernel_once_per_resync_period(tmp_path) -> None:
+    virtuals, health = farm(tmp_path)
+    memory = MemoryBackend()
+    reconciler = Reconciler(memory, virtuals, lambda: health)
+    assert (await reconciler.reconcile()).error is None
+    task = asyncio.create_task(reconciler.run(resync=0.5))
+    try:
+        health[virtuals[0].reals[1].pair] = State.DOWN
+        reconciler.mark_dirty()
+        await asyncio.sleep(0.2)
+        assert weights(memory)["192.0.2.12"] == 0
+        assert reconciler.dumps == 1  # the health change used the known table
+        # Someone deletes a real by hand; the next resync reads and repairs it.
+        (service, dests), *_ = memory.table.entries()
+        victim = next(d for d in dests if str(d.key.address) == "192.0.2.11")
+        assert (await memory.apply([DelDest(service.key, victim.key)])).ok
+        await asyncio.sleep(0.6)
+        assert reconciler.dumps == 2
+        assert weights(memory)["192.0.2.11"] > 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
