@@ -210,7 +210,10 @@ DIRECTIVES: tuple[Directive, ...] = (
     Directive("maxexternalchecks", G, k.Int(1), 16,
         "External check processes running at once.", new=True),
     Directive("resyncinterval", G, k.Seconds(), 30.0,
-        "Seconds between full reconciliations of the IPVS table.", new=True),
+        "Seconds between full reconciliations of the IPVS table: at least this "
+        "often the daemon reads the kernel's table of its virtual services and "
+        "repairs what was changed by hand. Passes for a health change in between "
+        "write from the table the last clean pass left.", new=True),
 )  # fmt: skip
 
 BY_NAME: dict[str, Directive] = {d.name: d for d in DIRECTIVES}
