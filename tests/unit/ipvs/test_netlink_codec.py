@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pyroute2.netlink.generic import ipvs as pr2
 from strategies import destinations, service_keys, services
 
-from ldirectorpy.ipvs import netlink as nl
+from ldirectorpy.ipvs import nlcodec as nl
 from ldirectorpy.ipvs.errors import IPVSProtocolError
 from ldirectorpy.ipvs.planner import AddService, DelDest, DelService, EditDest
 from ldirectorpy.ipvs.types import (
@@ -248,10 +248,10 @@ def test_the_stable_part_of_a_record_leaves_out_only_the_counters() -> None:
     record = kernel_dest_message(dest)
     busier = record[:88] + bytes(record[88:92]) + struct.pack("=I", 999) + record[96:]
     assert nl.decode_dest_message(busier, Family.INET) == dest
-    assert nl._stable_part(busier) == nl._stable_part(record)
+    assert nl.stable_part(busier) == nl.stable_part(record)
     for other in (
         Destination.of("198.51.100.1", 80, weight=4, upper=9, lower=1),
         Destination.of("198.51.100.1", 80, weight=3, upper=9, lower=0),
         Destination.of("198.51.100.1", 80, forward=Forward.MASQ, weight=3, upper=9, lower=1),
     ):
-        assert nl._stable_part(kernel_dest_message(other)) != nl._stable_part(record)
+        assert nl.stable_part(kernel_dest_message(other)) != nl.stable_part(record)
