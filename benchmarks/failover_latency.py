@@ -53,6 +53,15 @@ an emulated CPU there (keepalived 31%), and with the loop that busy every
 verdict waits its turn. ldirectord checks serially, so 20 hung servers push
 its detection to 24-26 s (17 and 6 of the 20 faults measured within the time
 budget) and its start-up to 264 s; it leaves every hung server in rotation.
+ldirectorpy alone again at commit c22c4fe (the reactor pauses from the second
+wake-up in a grid step; passes for a health change plan from the last known
+table), same settings:
+
+  ldirectorpy  6      15.7s   1/1       7.2%   0.38/0.93s n=20   1.42/2.02s n=20
+  ldirectorpy  200    10.3s   20/20     77.5%  2.04/3.23s n=20   2.74/3.48s n=20
+
+At 200 reals the daemon's loop is so busy that detection varies from run to
+run (killed p50 1.25 s, then 2.04 s); the CPU does not.
 A profile of ldirectorpy in the guest at 200 reals: ~25% system calls
 (connect, close, send, epoll), the rest Python spread evenly over the
 engine's per-check task (sleep, semaphore, backstop deadline, state step),
