@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -44,3 +49,40 @@ def closed_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+async def silent(reader: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
+    """A handler that never answers; it hangs up when the probe does."""
+    await reader.read()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def settled_fds(expected: int) -> int:
+    """Open fds once the server's side has seen our close (a few loop turns later)."""
+    for _ in range(50):
+        if open_fds() == expected:
+            break
+        await asyncio.sleep(0.02)
+    return open_fds()
+
+
+def serving(argv: list[str], port: int) -> Iterator[int]:
+    """Run a server process until it accepts on 127.0.0.1:``port``; yield the port."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"{argv[0]} exited with {proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(5)

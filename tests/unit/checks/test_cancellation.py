@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
-from checks_loopback import tcp_server
+from checks_loopback import open_fds, settled_fds, silent, tcp_server
 
 from ldirectorpy.checks import external, rdp
 from ldirectorpy.checks.target import Target
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-async def silent(reader: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
-    await reader.read()
 
 
 async def test_cancelled_rdp_probes_close_their_sockets() -> None:
@@ -31,11 +22,7 @@ async def test_cancelled_rdp_probes_close_their_sockets() -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         assert all(t.cancelled() for t in tasks)
-        for _ in range(50):  # the server's side closes on our FIN, a few loop turns later
-            if open_fds() == before:
-                break
-            await asyncio.sleep(0.02)
-        assert open_fds() == before
+        assert await settled_fds(before) == before
 
 
 async def test_an_outer_timeout_kills_the_external_check_group(tmp_path: Path) -> None:

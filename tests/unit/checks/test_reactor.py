@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from checks_loopback import closed_port, tcp_server
+from checks_loopback import closed_port, open_fds, settled_fds, silent, tcp_server
 
 from ldirectorpy.checks import _reactor, tcp
 from ldirectorpy.checks.target import Target
@@ -29,23 +29,6 @@ def no_loop_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         if r.name == "asyncio" and r.levelno >= logging.ERROR and "_Reactor" in r.getMessage()
     ]
     assert not errors, errors[0].getMessage()
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-async def settled_fds(expected: int) -> int:
-    """Open fds once the server's side has seen our close (a few loop turns)."""
-    for _ in range(50):
-        if open_fds() == expected:
-            break
-        await asyncio.sleep(0.02)
-    return open_fds()
-
-
-async def silent(reader: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
-    await reader.read()
 
 
 class _Talker(_reactor.StreamProbe):

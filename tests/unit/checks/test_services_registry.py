@@ -4,11 +4,10 @@ that equal checks stay equal (one probe per distinct target)."""
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
-from checks_loopback import tcp_server
+from checks_loopback import open_fds, settled_fds, silent, tcp_server
 from dialogue_server import udp_responder
 
 from ldirectorpy.checks import (
@@ -122,14 +121,6 @@ def test_combined_checks_keep_the_negotiate_options(tmp_path: Path) -> None:
     assert (spec.checktype, spec.httpmethod, spec.virtualhost) == ("5", "GET", "www.example.org")
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-async def _silent(reader: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
-    await reader.read()  # never answers; hangs up when the probe does
-
-
 # One service per client module that holds a socket while it waits (simpletcp
 # half-closes, so a silent server would end it; its socket code is _stream's).
 CANCELLED = ["http", "https", "smtp", "pop", "imaps", "nntp", "ftp", "ldap", "dns", "pgsql",
@@ -138,7 +129,7 @@ CANCELLED = ["http", "https", "smtp", "pop", "imaps", "nntp", "ftp", "ldap", "dn
 
 @pytest.mark.parametrize("service", CANCELLED)
 async def test_cancelled_probes_close_their_sockets(service: str) -> None:
-    async with tcp_server(_silent) as port:
+    async with tcp_server(silent) as port:
         spec = CheckSpec(
             "negotiate", service, Target("127.0.0.1", port), protocol="tcp",
             request="/SELECT 1", login="u", secret="s", negotiatetimeout=30.0,
@@ -152,11 +143,7 @@ async def test_cancelled_probes_close_their_sockets(service: str) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         assert all(t.cancelled() for t in tasks)
-        for _ in range(50):  # the server's side closes on our FIN, a few loop turns later
-            if open_fds() == before:
-                break
-            await asyncio.sleep(0.02)
-        assert open_fds() == before
+        assert await settled_fds(before) == before
 
 
 @pytest.mark.parametrize("service", ["dns", "radius", "sip", "simpletcp"])
