@@ -5,45 +5,18 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from checks_loopback import closed_port, serving
 
 from ldirectorpy.checks import CheckSpec, build_probe, http
 from ldirectorpy.checks.target import Target
 
 pytestmark = pytest.mark.interop
 TIMEOUT = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def serving(argv: list[str], port: int) -> Iterator[int]:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"{argv[0]} exited with {proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +30,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def python_http(site: Path) -> Iterator[int]:
-    port = free_port()
+    port = closed_port()
     yield from serving(
         [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(site),
          str(port)], port,
@@ -69,7 +42,7 @@ def busybox_http(site: Path) -> Iterator[int]:
     busybox = shutil.which("busybox")
     if busybox is None:
         pytest.skip("busybox is not installed")
-    port = free_port()
+    port = closed_port()
     yield from serving([busybox, "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", str(site)], port)
 
 

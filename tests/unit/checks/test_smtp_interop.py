@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from checks_loopback import closed_port, serving
 
 from ldirectorpy.checks import smtp
 from ldirectorpy.checks.target import Target
@@ -22,26 +21,11 @@ def smtpd_port() -> Iterator[int]:
     probe = subprocess.run([SYSTEM_PYTHON, "-W", "ignore", "-c", "import smtpd"], check=False)
     if probe.returncode != 0:
         pytest.skip("no Python with the smtpd module")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [SYSTEM_PYTHON, "-W", "ignore", "-m", "smtpd", "-n", "-c", "DebuggingServer",
-         f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    port = closed_port()
+    yield from serving(
+        [str(SYSTEM_PYTHON), "-W", "ignore", "-m", "smtpd", "-n", "-c", "DebuggingServer",
+         f"127.0.0.1:{port}"], port,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 async def test_smtpd_greets_and_accepts_ehlo(smtpd_port: int) -> None:
