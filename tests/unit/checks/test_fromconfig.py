@@ -6,25 +6,12 @@ from pathlib import Path
 
 import pytest
 from checks_loopback import closed_port
+from configured import config, specs
 
-from ldirectorpy.checks import CheckSpec, Target
-from ldirectorpy.checks.fromconfig import spec_for
+from ldirectorpy.checks import Target
 from ldirectorpy.checks.rdp import RdpOptions
 from ldirectorpy.checks.rdp_wire import PROTOCOL_HYBRID, PROTOCOL_RDP, PROTOCOL_SSL
 from ldirectorpy.checks.sweep import sweep
-from ldirectorpy.config import Config, load
-
-
-def config(tmp_path: Path, text: str) -> Config:
-    path = tmp_path / "ldirectord.cf"
-    path.write_text(text)
-    loaded = load(path)
-    assert loaded.config is not None, loaded.diagnostics
-    return loaded.config
-
-
-def specs(cfg: Config) -> list[CheckSpec]:
-    return [spec_for(v, r) for v in cfg.virtuals for r in v.reals]
 
 
 def test_port_3389_defaults_to_an_rdp_negotiate_check_with_default_options(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from checks_loopback import open_fds, settled_fds, silent, tcp_server
+from configured import config, specs
 from dialogue_server import udp_responder
 
 from ldirectorpy.checks import (
@@ -18,20 +19,6 @@ from ldirectorpy.checks import (
     UnsupportedCheck,
     build_probe,
 )
-from ldirectorpy.checks.fromconfig import spec_for
-from ldirectorpy.config import Config, load
-
-
-def config(tmp_path: Path, text: str) -> Config:
-    path = tmp_path / "ldirectord.cf"
-    path.write_text(text)
-    loaded = load(path)
-    assert loaded.config is not None, loaded.diagnostics
-    return loaded.config
-
-
-def specs(cfg: Config) -> list[CheckSpec]:
-    return [spec_for(v, r) for v in cfg.virtuals for r in v.reals]
 
 
 def test_every_ldirectord_service_but_oracle_is_built() -> None:
