@@ -23,13 +23,17 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ldirectorpy import _netns
 from ldirectorpy.config import load
 from ldirectorpy.daemon.service import Daemon
+from ldirectorpy.ipvs.backend import ApplyReport
 from ldirectorpy.ipvs.memory import MemoryBackend
 from ldirectorpy.ipvs.netlink import NetlinkBackend
+from ldirectorpy.ipvs.planner import Op
+from ldirectorpy.ipvs.types import ServiceKey, Table
 
 
 def address(base: int, index: int) -> str:
@@ -53,21 +57,19 @@ def write_config(path: Path, virtuals: int, reals: int, logfile: Path) -> int:
     return virtuals * reals
 
 
-class CountingBackend(NetlinkBackend):
-    writes = 0
+class Counting:
+    """Any IPVS backend, counting the kernel writes sent through it."""
 
-    async def apply(self, ops):  # type: ignore[no-untyped-def]
-        report = await super().apply(ops)
-        CountingBackend.writes += report.total
-        return report
+    def __init__(self, inner: MemoryBackend | NetlinkBackend) -> None:
+        self.inner = inner
+        self.writes = 0
 
+    async def dump(self, owned: Collection[ServiceKey]) -> Table:
+        return await self.inner.dump(owned)
 
-class CountingMemory(MemoryBackend):
-    writes = 0
-
-    async def apply(self, ops):  # type: ignore[no-untyped-def]
-        report = await super().apply(ops)
-        CountingMemory.writes += report.total
+    async def apply(self, ops: Sequence[Op]) -> ApplyReport:
+        report = await self.inner.apply(ops)
+        self.writes += report.total
         return report
 
 
@@ -81,16 +83,7 @@ async def ldirectorpy_case(
     started = time.perf_counter()
     config = load(path).config
     assert config is not None
-    counter: type[CountingBackend] | type[CountingMemory]
-    if kernel:
-        probe = await NetlinkBackend.open()
-        backend: CountingBackend | CountingMemory = CountingBackend(probe.family_id)
-        probe.close()
-        counter = CountingBackend
-    else:
-        backend = CountingMemory()
-        counter = CountingMemory
-    counter.writes = 0
+    backend = Counting(await NetlinkBackend.open() if kernel else MemoryBackend())
     daemon = Daemon(path, config, backend)
     task = asyncio.create_task(daemon.run())
     owned = daemon.reconciler.owned
@@ -101,16 +94,16 @@ async def ldirectorpy_case(
             break
         await asyncio.sleep(0.05)
     startup = time.perf_counter() - started
-    startup_writes = counter.writes
-    counter.writes = 0
+    startup_writes = backend.writes
+    backend.writes = 0
     started = time.perf_counter()
     assert await daemon.reload("benchmark")
     reload_time = time.perf_counter() - started
-    reload_writes = counter.writes
+    reload_writes = backend.writes
     daemon.request_stop()
     await task
-    if isinstance(backend, NetlinkBackend):
-        backend.close()
+    if isinstance(backend.inner, NetlinkBackend):
+        backend.inner.close()
     label = f"{virtuals} x {reals}" + ("" if kernel else " (in-memory IPVS, host)")
     return [
         (f"ldirectorpy start-up, {label}", total, startup, startup_writes),

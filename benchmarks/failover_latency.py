@@ -80,11 +80,11 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ldirectorpy._netns import inside
+from ldirectorpy import _netns
 
 VIP = "192.0.2.100"
 PORT = 3389
@@ -187,16 +187,15 @@ class Topology:
         rng = random.Random(6)
         self.hung = set(rng.sample(self.reals, max(1, self.size // 10)))
         for n in range(count):
-            ns = f"ldpb-{os.getpid()}-{n}"
-            sh("ip", "netns", "add", ns)
+            ns = _netns.new(f"brs{n}")  # lo up
             self.namespaces.append(ns)
             sh("ip", "link", "add", f"rs{n}", "type", "veth", "peer", "name", "eth0", "netns", ns)
             sh("ip", "link", "set", f"rs{n}", "master", "br0", "up")
             mine = self.reals[n::count]
             batch = "".join(f"addr add {a}/15 dev eth0\n" for a in mine)
-            batch += f"addr add {VIP}/32 dev lo\nlink set lo up\nlink set eth0 up\n"
+            batch += f"addr add {VIP}/32 dev lo\nlink set eth0 up\n"
             subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch, text=True, check=True)
-            with inside(ns):
+            with _netns.inside(ns):
                 for key in ("all", "eth0"):
                     conf = Path(f"/proc/sys/net/ipv4/conf/{key}")
                     (conf / "arp_ignore").write_text("1")
@@ -239,7 +238,7 @@ class Topology:
             proc.kill()
             proc.wait()
         for ns in self.namespaces:
-            subprocess.run(["ip", "netns", "delete", ns], check=False)
+            _netns.delete(ns)
         subprocess.run(["ip", "link", "del", "br0"], check=False)
 
 
@@ -406,6 +405,20 @@ def measure(
     return row
 
 
+@contextlib.contextmanager
+def daemon_root(name: str, size: int) -> Iterator[Path]:
+    """Where a daemon's files go: in the guest, the share (the host keeps them);
+    elsewhere a temporary directory."""
+    share = os.environ.get("LDIRECTORPY_GUEST_SHARE")
+    if share:
+        root = Path(share, f"failover-{name}-{size}")
+        root.mkdir(parents=True, exist_ok=True)
+        yield root
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield Path(tmp)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="6,200")
@@ -417,49 +430,30 @@ def main() -> None:
     )
     args = ap.parse_args()
     rows: list[dict[str, str]] = []
-    director = f"ldpb-dir-{os.getpid()}"
-    sh("ip", "netns", "add", director)
+    director = _netns.new("bdir")
     try:
-        with inside(director):
-            sh("ip", "link", "set", "lo", "up")
+        with _netns.inside(director):
             for size in (int(s) for s in args.sizes.split(",")):
                 topo = Topology(size)
                 topo.build()
                 try:
                     for name in args.daemons.split(","):
                         print(f"{name} with {size} reals ...", flush=True)
-                        # In the guest, keep each daemon's files in the share for the host.
-                        share = os.environ.get("LDIRECTORPY_GUEST_SHARE")
-                        if share:
-                            root = Path(share, f"failover-{name}-{size}")
-                            root.mkdir(parents=True, exist_ok=True)
-                            rows.append(
-                                measure(
-                                    name,
-                                    topo,
-                                    args.failures,
-                                    args.budget,
-                                    root,
-                                    start_limit=args.start_limit,
-                                )
+                        with daemon_root(name, size) as root:
+                            row = measure(
+                                name,
+                                topo,
+                                args.failures,
+                                args.budget,
+                                root,
+                                start_limit=args.start_limit,
                             )
-                            print(f"  {rows[-1]}", flush=True)
-                            continue
-                        with tempfile.TemporaryDirectory() as tmp:
-                            rows.append(
-                                measure(
-                                    name,
-                                    topo,
-                                    args.failures,
-                                    args.budget,
-                                    Path(tmp),
-                                    start_limit=args.start_limit,
-                                )
-                            )
+                        rows.append(row)
+                        print(f"  {row}", flush=True)
                 finally:
                     topo.destroy()
     finally:
-        subprocess.run(["ip", "netns", "delete", director], check=False)
+        _netns.delete(director)
     cols = ("daemon", "reals", "start", "hung out", "cpu", "killed", "gone")
     print(
         f"\nfailure detection, p50/p99 over {args.failures} faults each; "
