@@ -202,7 +202,6 @@ class _Reactor:
         # a look at the heads. Finished probes stay queued until their turn.
         self._queues: dict[float, deque[StreamProbe]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
         # 0: react to every readiness at once. > 0: from the second wake-up
         # for readiness within one step of this grid, stop listening until the
         # next grid point (see ``use_grid``).
@@ -239,7 +238,7 @@ class _Reactor:
             if queue is None:
                 queue = self._queues[timeout] = deque()
             queue.append(probe)
-            if self._timer is None or deadline < self._timer_at:
+            if self._timer is None or deadline < self._timer.when():
                 self._arm(loop, deadline)
         return future
 
@@ -306,7 +305,6 @@ class _Reactor:
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer_at = when
         self._timer = loop.call_at(when, self._expire)
 
     def _expire(self) -> None:
