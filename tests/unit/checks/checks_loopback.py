@@ -74,13 +74,15 @@ def serving(argv: list[str], port: int) -> Iterator[int]:
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while True:
             if proc.poll() is not None:
                 pytest.fail(f"{argv[0]} exited with {proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{argv[0]} did not listen on 127.0.0.1:{port}")
                 time.sleep(0.05)
         yield port
     finally:
