@@ -313,18 +313,20 @@ class Daemon:
             self.proc.wait()
         sh("ipvsadm", "-C")
 
-    def cpu_seconds(self) -> float:
-        """utime + stime of the daemon's whole session (the daemon and its children)."""
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(utime, stime) of the daemon's whole session (the daemon and its children)."""
         assert self.proc is not None
-        total = 0
+        user = system = 0
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rpartition(")")[2].split()
             except OSError:
                 continue
             if int(fields[3]) == self.proc.pid:  # session id
-                total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+                user += int(fields[11])
+                system += int(fields[12])
+        tck = os.sysconf("SC_CLK_TCK")
+        return user / tck, system / tck
 
 
 def pct(values: list[float], q: float) -> float:
@@ -373,9 +375,11 @@ def measure(
         if took is None:
             return row
         time.sleep(2)
-        cpu0, t0 = daemon.cpu_seconds(), time.monotonic()
+        (user0, sys0), t0 = daemon.cpu_seconds(), time.monotonic()
         time.sleep(20)
-        row["cpu"] = f"{100 * (daemon.cpu_seconds() - cpu0) / (time.monotonic() - t0):.1f}%"
+        (user1, sys1), t1 = daemon.cpu_seconds(), time.monotonic()
+        row["cpu"] = f"{100 * (user1 - user0 + sys1 - sys0) / (t1 - t0):.1f}%"
+        row["sys"] = f"{100 * (sys1 - sys0) / (t1 - t0):.1f}%"
         w = weights()
         row["hung out"] = f"{sum(1 for r in topo.hung if w.get(r, 0) == 0)}/{len(topo.hung)}"
         healthy = [r for r in topo.reals if r not in topo.hung]
@@ -454,7 +458,7 @@ def main() -> None:
                     topo.destroy()
     finally:
         _netns.delete(director)
-    cols = ("daemon", "reals", "start", "hung out", "cpu", "killed", "gone")
+    cols = ("daemon", "reals", "start", "hung out", "cpu", "sys", "killed", "gone")
     print(
         f"\nfailure detection, p50/p99 over {args.failures} faults each; "
         f"checkinterval {INTERVAL:g}s, timeout {TIMEOUT:g}s, 10% of reals hung"

@@ -1,14 +1,23 @@
 """The health-checking engine: schedules probes, applies results, emits events.
 
-One asyncio task per distinct check (same check key, interval, timeout and
+One schedule per distinct check (same check key, interval, timeout and
 mode): a target shared by several virtuals is probed ONCE per interval and the
 result fans out, while counting (failurecount, risecount) stays per
 (virtual, real) -- ldirectord counted a shared real once per virtual and so
-failed it after failurecount/k passes. Every probe runs under a semaphore (the
-cap on probes in flight) and a deadline enforced here, outside the probe, as a
-backstop: BACKSTOP_GRACE after the probe's own deadline, so that a probe that
-ends itself on time (every built-in one does) reports where it stalled
-("X.224 confirm: no answer within 1s") rather than a bare "timed out".
+failed it after failurecount/k passes.
+
+No task per check: due slots sit in one heap under ONE timer, so checks due
+in the same step of the clock's grid start from one wake-up. A probe that runs
+on the shared epoll (connect, RDP: it has ``start``) is started straight from
+that wake-up and reports by callback, keeping its own deadline there. Any
+other probe runs as a task under a deadline enforced here, outside the probe,
+as a backstop: BACKSTOP_GRACE after the probe's own deadline, so that a probe
+that ends itself on time (every built-in one does) reports where it stalled
+("X.224 confirm: no answer within 1s") rather than a bare "timed out". At
+most ``max_in_flight`` probes run at once; the rest wait in turn. (In the
+test guest at 200 reals, a task, a sleep, a semaphore and a timeout scope
+per probe made the engine cost more CPU than the probes.)
+
 Slots are absolute on a monotonic clock (slot k = first + k * interval), so
 probe duration never shifts the schedule; an overrun skips the missed slots
 instead of bursting. First slots are spread over one interval by a stable hash
@@ -22,17 +31,22 @@ virtual time (no real waiting) for tests. The state machine itself is
 from __future__ import annotations
 
 import asyncio
+import functools
+import heapq
+import itertools
 import logging
 import math
 import zlib
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from types import TracebackType
 
 from ldirectorpy.checks.result import ProbeResult
-from ldirectorpy.healthclock import Clock, Deadline, FakeClock, RealClock
+from ldirectorpy.healthclock import Clock, Deadline, FakeClock, RealClock, Timer
 from ldirectorpy.healthstate import (
     MAINTENANCE_REASON,
     ON_REASON,
+    Cancellable,
     Change,
     HealthEvent,
     Kind,
@@ -41,6 +55,7 @@ from ldirectorpy.healthstate import (
     PairId,
     PairStatus,
     ProbeFn,
+    ProbeOutcome,
     RealHealth,
     State,
     UpdateReport,
@@ -85,15 +100,50 @@ class _Pair:
 _GroupId = tuple[Hashable, float, float, Mode]
 
 
+class _Starting:
+    """Stands in for a probe's handle while it starts (it may end at once)."""
+
+    def cancel(self) -> None:
+        pass
+
+
+_STARTING = _Starting()
+
+
 class _Group:
-    __slots__ = ("first", "gid", "members", "probe", "task")
+    """One distinct check and its schedule. At any time a live group is in
+    exactly one place: the engine's heap of due slots, the queue waiting for
+    room under the cap, or in flight (``inflight`` set)."""
+
+    __slots__ = (
+        "began",
+        "first",
+        "forced",
+        "gid",
+        "inflight",
+        "k",
+        "launch",
+        "live",
+        "members",
+        "probe",
+        "waiting",
+    )
 
     def __init__(self, gid: _GroupId, probe: ProbeFn | None) -> None:
         self.gid = gid
         self.probe = probe
+        # Probes on the shared epoll start without a task and report by callback.
+        self.launch: Callable[[Callable[[ProbeOutcome], object]], Cancellable] | None = getattr(
+            probe, "start", None
+        )
         self.members: list[PairId] = []
         self.first = 0.0
-        self.task: asyncio.Task[None] | None = None
+        self.k = 0  # the current slot: first + k * interval
+        self.live = False
+        self.waiting = False
+        self.forced: set[PairId] = set()
+        self.inflight: Cancellable | None = None
+        self.began = 0.0
 
 
 def stable_fraction(gid: Hashable) -> float:
@@ -132,13 +182,21 @@ class HealthEngine:
             raise ValueError("max_in_flight must be >= 1")
         self._emit = events.put_nowait if isinstance(events, asyncio.Queue) else events
         self._clock: Clock = clock if clock is not None else RealClock()
-        self._sem = asyncio.Semaphore(max_in_flight)
+        self._max_in_flight = max_in_flight
         self._forced_down = forced_down
         self._on_result = on_result  # every probe result (ldirectord's monitorfile)
         self._spread = spread
         self._pairs: dict[PairId, _Pair] = {}
         self._groups: dict[_GroupId, _Group] = {}
-        self._retiring: set[asyncio.Task[None]] = set()
+        # Due slots of every scheduled group, earliest first, and ONE timer
+        # for the earliest: checks due together (the clock's grid) share it.
+        self._due: list[tuple[float, int, _Group]] = []
+        self._seq = itertools.count()
+        self._timer: Timer | None = None
+        self._timer_at = math.inf
+        self._waiting: deque[_Group] = deque()  # due, no room under the cap yet
+        self._pumping = False
+        self._retiring: set[asyncio.Task[ProbeResult]] = set()
         self._running = False
         self._stopped = asyncio.Event()
         self.in_flight = 0  # probes running now (not waiting for the cap)
@@ -149,7 +207,7 @@ class HealthEngine:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
-        """Start every check task; first slots spread over one interval from now."""
+        """Schedule every check; first slots spread over one interval from now."""
         if self._running:
             return
         self._running = True
@@ -164,15 +222,17 @@ class HealthEngine:
         await self._stopped.wait()
 
     async def stop(self) -> None:
-        """Cancel every check task (probes in flight included) and wait for them."""
+        """Stop scheduling, cancel every probe in flight and wait for them."""
         self._running = False
-        tasks = [g.task for g in self._groups.values() if g.task is not None]
-        tasks += self._retiring
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = math.inf
+        self._due.clear()
+        self._waiting.clear()
         for group in self._groups.values():
-            group.task = None
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            self._halt(group)
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         self._stopped.set()
 
     async def __aenter__(self) -> HealthEngine:
@@ -191,8 +251,8 @@ class HealthEngine:
 
         A (virtual, real) that stays keeps its health and counters, whatever
         else changed; a check group (key, interval, timeout, mode) that stays
-        keeps its task and probe; new groups start spread over one interval;
-        groups gone are cancelled.
+        keeps its schedule and probe; new groups start spread over one
+        interval; groups gone are cancelled.
         """
         specs: dict[PairId, Monitored] = {}
         for spec in pairs:
@@ -212,7 +272,7 @@ class HealthEngine:
                 added += 1
             pair.spec = spec
             if spec.mode is Mode.OFF and self._forced_down is None:
-                continue  # nothing would ever happen in its task
+                continue  # nothing would ever happen in its checks
             gid: _GroupId = (spec.key, spec.interval, spec.timeout, spec.mode)
             group = groups.get(gid)
             if group is None:
@@ -224,8 +284,7 @@ class HealthEngine:
         for gid, group in self._groups.items():
             if gid not in groups:
                 stopped += 1
-                if group.task is not None:
-                    self._retire(group.task)
+                self._halt(group)
         for gid, group in groups.items():
             if gid not in self._groups:
                 started += 1
@@ -233,6 +292,7 @@ class HealthEngine:
                     self._launch(group, now)
         kept = len(groups) - started
         self._groups = groups
+        self._pump()
         return UpdateReport(added, len(removed), started, stopped, kept)
 
     # -- status --------------------------------------------------------------
@@ -252,37 +312,88 @@ class HealthEngine:
             if p.health.state is State.UNKNOWN and p.spec.mode is not Mode.OFF
         )
 
-    # -- the check loop ------------------------------------------------------
+    # -- the schedule ----------------------------------------------------------
 
     def _launch(self, group: _Group, now: float) -> None:
         interval = group.gid[1]
         # `on`/`off` have nothing to spread: no I/O, and `on` should be up at once.
         offset = 0.0 if group.gid[3] is not Mode.PROBE else self._spread(group.gid) % 1.0
         group.first = now + offset * interval
-        group.task = asyncio.get_running_loop().create_task(
-            self._run_group(group), name=f"health {group.gid[0]!r}"
-        )
+        group.k = 0
+        group.live = True
+        self._schedule(group, group.first)
 
-    def _retire(self, task: asyncio.Task[None]) -> None:
-        task.cancel()
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
+    def _halt(self, group: _Group) -> None:
+        """Take a group off the schedule and abandon its probe in flight (its
+        heap entry or place in the waiting queue is dropped when reached)."""
+        group.live = False
+        handle, group.inflight = group.inflight, None
+        if handle is None:
+            return
+        self.in_flight -= 1
+        handle.cancel()
+        if isinstance(handle, asyncio.Task):
+            self._retiring.add(handle)
+            handle.add_done_callback(self._retiring.discard)
 
-    async def _run_group(self, group: _Group) -> None:
+    def _schedule(self, group: _Group, when: float) -> None:
+        heapq.heappush(self._due, (when, next(self._seq), group))
+        if when < self._timer_at:
+            self._arm(when)
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self._clock.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        """The timer: start every check that is due, then wait for the next."""
+        # A timer may fire a hair early; what it was set for is due all the same.
+        limit = max(self._clock.monotonic(), self._timer_at)
+        self._timer = None
+        self._timer_at = math.inf
+        due = self._due
+        try:
+            while due and due[0][0] <= limit:
+                group = heapq.heappop(due)[2]
+                if group.live:
+                    self._tick(group)
+        finally:
+            # (a check that needed no probe may have armed the timer already)
+            if due and self._running and due[0][0] < self._timer_at:
+                self._arm(due[0][0])
+
+    def _next(self, group: _Group) -> None:
+        """Schedule a group's next slot, skipping slots already past."""
+        if not (group.live and self._running):
+            return
         interval = group.gid[1]
-        k = 0
-        while True:
-            await self._clock.sleep_until(group.first + k * interval)
-            try:
-                await self._tick(group)
-            except Exception:  # an engine bug must not stop this check for good
-                log.exception("health check %r: unexpected error", group.gid[0])
-            nxt = next_slot(k, group.first, interval, self._clock.monotonic())
-            self.slots_skipped += nxt - k - 1
-            k = nxt
+        nxt = next_slot(group.k, group.first, interval, self._clock.monotonic())
+        self.slots_skipped += nxt - group.k - 1
+        group.k = nxt
+        self._schedule(group, group.first + nxt * interval)
 
-    async def _tick(self, group: _Group) -> None:
-        forced: set[PairId] = set()
+    # -- one slot of one check ---------------------------------------------------
+
+    def _tick(self, group: _Group) -> None:
+        try:
+            if self._settled_without_probe(group):
+                self._next(group)
+            elif self.in_flight < self._max_in_flight:
+                self._begin(group)
+            else:
+                group.waiting = True
+                self._waiting.append(group)
+        except Exception:  # an engine bug must not stop this check for good
+            log.exception("health check %r: unexpected error", group.gid[0])
+            if group.inflight is None and not group.waiting:
+                self._next(group)
+
+    def _settled_without_probe(self, group: _Group) -> bool:
+        """Maintenance, ``on`` and ``off``: True when this slot needs no probe."""
+        forced = group.forced
+        forced.clear()
         if self._forced_down is not None:
             for pid in group.members:
                 pair = self._pairs[pid]
@@ -292,17 +403,71 @@ class HealthEngine:
                     self._apply(pair, *force_down(pair.health), MAINTENANCE_REASON, 0.0)
                     self._report(pair.spec, ProbeResult(False, MAINTENANCE_REASON, 0.0))
             if len(forced) == len(group.members):
-                return
-        if group.gid[3] is Mode.OFF:
-            return  # as ldirectord: maintenance applies, nothing else does
-        if group.gid[3] is Mode.ON:
+                return True
+        mode = group.gid[3]
+        if mode is Mode.OFF:
+            return True  # as ldirectord: maintenance applies, nothing else does
+        if mode is Mode.ON:
             for pid in group.members:
                 if pid not in forced:
                     pair = self._pairs[pid]
                     self._apply(pair, *force_up(pair.health), ON_REASON, 0.0)
+            return True
+        return False
+
+    def _begin(self, group: _Group) -> None:
+        self.in_flight += 1
+        self.probes_started += 1
+        group.began = self._clock.monotonic()
+        if group.launch is not None:
+            # The probe keeps its own deadline on the reactor; it may end at once.
+            group.inflight = _STARTING
+            handle = group.launch(functools.partial(self._landed, group))
+            if group.inflight is _STARTING:
+                group.inflight = handle
             return
-        result = await self._probe(group)
+        task = asyncio.get_running_loop().create_task(
+            self._probe(group), name=f"health {group.gid[0]!r}"
+        )
+        group.inflight = task
+        task.add_done_callback(functools.partial(self._task_landed, group))
+
+    def _task_landed(self, group: _Group, task: asyncio.Task[ProbeResult]) -> None:
+        if group.inflight is task and not task.cancelled():
+            self._landed(group, task.exception() or task.result())
+
+    def _landed(self, group: _Group, outcome: ProbeOutcome) -> None:
+        if group.inflight is None:
+            return  # abandoned: the group was halted
+        group.inflight = None
+        self.in_flight -= 1
+        if isinstance(outcome, BaseException):
+            outcome = _raised(group, outcome, self._clock.monotonic() - group.began)
+        try:
+            self._deliver(group, outcome)
+        except Exception:
+            log.exception("health check %r: unexpected error", group.gid[0])
+        self._next(group)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Start waiting checks while there is room under the cap."""
+        if self._pumping:
+            return  # a probe that ended at once, inside this very loop
+        self._pumping = True
+        try:
+            waiting = self._waiting
+            while waiting and self.in_flight < self._max_in_flight and self._running:
+                group = waiting.popleft()
+                group.waiting = False
+                if group.live:
+                    self._begin(group)
+        finally:
+            self._pumping = False
+
+    def _deliver(self, group: _Group, result: ProbeResult) -> None:
         wall = self._clock.wall()
+        forced = group.forced
         # Members may have changed while the probe ran (a reload): the result
         # is about the check, so it goes to whoever uses the check now.
         for pid in group.members:
@@ -312,7 +477,10 @@ class HealthEngine:
                 pair.last_wall = wall
                 pair.probes += 1
                 health, change = step(pair.health, result.ok, pair.spec.policy)
-                self._apply(pair, health, change, result.reason, result.elapsed)
+                if change is None:
+                    pair.health = health  # steady state: nothing to tell
+                else:
+                    self._apply(pair, health, change, result.reason, result.elapsed)
                 self._report(pair.spec, result)
 
     def _report(self, spec: Monitored, result: ProbeResult) -> None:
@@ -324,26 +492,22 @@ class HealthEngine:
             log.exception("probe result consumer failed on %r", spec.pair)
 
     async def _probe(self, group: _Group) -> ProbeResult:
+        """A coroutine probe, under the engine's backstop deadline."""
         probe = group.probe
         assert probe is not None  # _validate guarantees it for Mode.PROBE
         timeout = group.gid[2]
-        async with self._sem:
-            self.in_flight += 1
-            self.probes_started += 1
-            start = self._clock.monotonic()
-            deadline = self._clock.timeout_at(start + timeout + BACKSTOP_GRACE)
-            try:
-                async with deadline:
-                    return await probe()
-            except TimeoutError as exc:
-                elapsed = self._clock.monotonic() - start
-                if deadline.expired():
-                    return ProbeResult(False, f"timed out after {timeout:g}s", elapsed)
-                return _raised(group, exc, elapsed)
-            except Exception as exc:
-                return _raised(group, exc, self._clock.monotonic() - start)
-            finally:
-                self.in_flight -= 1
+        start = group.began
+        deadline = self._clock.timeout_at(start + timeout + BACKSTOP_GRACE)
+        try:
+            async with deadline:
+                return await probe()
+        except TimeoutError as exc:
+            elapsed = self._clock.monotonic() - start
+            if deadline.expired():
+                return ProbeResult(False, f"timed out after {timeout:g}s", elapsed)
+            return _raised(group, exc, elapsed)
+        except Exception as exc:
+            return _raised(group, exc, self._clock.monotonic() - start)
 
     def _is_forced(self, spec: Monitored) -> bool:
         if self._forced_down is None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
-__all__ = ["Clock", "Deadline", "FakeClock", "RealClock"]
+__all__ = ["Clock", "Deadline", "FakeClock", "RealClock", "Timer"]
 
 
 # -- clocks ------------------------------------------------------------------
@@ -34,6 +34,12 @@ class Deadline(Protocol):
     def expired(self) -> bool: ...
 
 
+class Timer(Protocol):
+    """A pending ``call_at`` (asyncio.TimerHandle)."""
+
+    def cancel(self) -> None: ...
+
+
 class Clock(Protocol):
     """Where the engine gets time: monotonic for schedules, wall for reports."""
 
@@ -41,7 +47,7 @@ class Clock(Protocol):
 
     def wall(self) -> float: ...
 
-    async def sleep_until(self, deadline: float) -> None: ...
+    def call_at(self, when: float, callback: Callable[[], object]) -> Timer: ...
 
     def timeout_at(self, deadline: float) -> Deadline: ...
 
@@ -61,10 +67,16 @@ class RealClock:
     def wall(self) -> float:
         return time.time()
 
+    def _on_grid(self, when: float) -> float:
+        return math.ceil(when / self.slack) * self.slack if self.slack > 0 else when
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> Timer:
+        # The loop's clock need not be time.monotonic (uvloop): convert.
+        loop = asyncio.get_running_loop()
+        return loop.call_at(loop.time() + (self._on_grid(when) - time.monotonic()), callback)
+
     async def sleep_until(self, deadline: float) -> None:
-        if self.slack > 0:
-            deadline = math.ceil(deadline / self.slack) * self.slack
-        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        await asyncio.sleep(max(0.0, self._on_grid(deadline) - time.monotonic()))
 
     def timeout_at(self, deadline: float) -> Deadline:
         # The loop's clock need not be time.monotonic (uvloop): convert.

@@ -31,12 +31,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ldirectorpy.checks.result import ProbeResult
 
 __all__ = [
     "MAINTENANCE_REASON",
     "ON_REASON",
+    "Cancellable",
     "Change",
     "HealthEvent",
     "Kind",
@@ -46,6 +48,7 @@ __all__ = [
     "PairStatus",
     "Policy",
     "ProbeFn",
+    "ProbeOutcome",
     "RealHealth",
     "State",
     "UpdateReport",
@@ -188,6 +191,16 @@ def force_up(health: RealHealth) -> tuple[RealHealth, Change | None]:
 # -- the values the engine (ldirectorpy.health) takes and gives -----------------
 
 ProbeFn = Callable[[], Awaitable[ProbeResult]]
+# What a probe started by callback reports: its result, or the exception of a bug.
+ProbeOutcome = ProbeResult | BaseException
+
+
+class Cancellable(Protocol):
+    """A probe in flight (a task, or a probe on the shared epoll)."""
+
+    def cancel(self) -> object: ...
+
+
 PairId = tuple[Hashable, Hashable]
 MAINTENANCE_REASON = "Server in maintenance"
 ON_REASON = "checktype on"

@@ -132,7 +132,7 @@ def _misconfigured(reason: str) -> Probe:
 
 
 def _rdp(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
-    return lambda: rdp.probe(spec.target, spec.negotiatetimeout, spec.rdp)
+    return rdp.check(spec.target, spec.negotiatetimeout, spec.rdp)
 
 
 def _http(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
@@ -274,7 +274,7 @@ def _connect(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:
         pattern = _receive(spec)
         return lambda: udp.probe(spec.target, spec.checktimeout, payload=payload, receive=pattern)
     # ldirectord: fwmark virtuals fall back to a TCP connect.
-    return lambda: tcp.probe(spec.target, spec.checktimeout)
+    return tcp.check(spec.target, spec.checktimeout)
 
 
 def _ping(spec: CheckSpec, _slots: asyncio.Semaphore | None) -> Probe:

@@ -5,10 +5,14 @@ selector registration and its removal, a task wake-up, a timeout scope. The
 connect and RDP probes are short fixed conversations (connect, send a few
 bytes, read one answer, maybe a TLS handshake), so they run here instead as
 small state machines (``StreamProbe`` subclasses). Per probe that costs one
-edge-triggered epoll registration (removed by ``close``), one future for the
-caller, and a place in a FIFO of deadlines shared by every probe with the same
+edge-triggered epoll registration (removed by ``close``), one callback for the
+verdict, and a place in a FIFO of deadlines shared by every probe with the same
 timeout. The event loop watches the shared epoll as ONE reader.
 benchmarks/probe_rate.py measures what this buys.
+
+A ``ReactorCheck`` is such a probe as a check: awaitable like every other
+(``await check()``), and startable without any task or future
+(``check.start(done)``), which is how the health engine runs it.
 
 Verdicts and reasons are those of ``_common.bounded``: "<stage>: no answer
 within 5s", "<stage>: refused", "<stage>: <ProbeFailure text>".
@@ -19,18 +23,24 @@ from __future__ import annotations
 import _socket
 import asyncio
 import errno
+import functools
 import math
 import os
 import select
 import socket
 import weakref
 from collections import deque
+from collections.abc import Callable
 
 from ldirectorpy.checks._common import ProbeFailure, describe_oserror
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
-__all__ = ["StreamProbe", "run"]
+__all__ = ["ReactorCheck", "StreamProbe", "run"]
+
+# A verdict, or the exception of a bug in a hook (the caller must see it).
+Outcome = ProbeResult | BaseException
+Done = Callable[[Outcome], object]
 
 _SOCK_FLAGS = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 # Edge-triggered: one registration serves connect, send and receive. ERR and
@@ -54,7 +64,7 @@ class StreamProbe:
     __slots__ = (
         "_connecting",
         "_deadline",
-        "_future",
+        "_done",
         "_outbox",
         "_reactor",
         "_sock",
@@ -70,7 +80,7 @@ class StreamProbe:
         self.stage = stage
         self.read_size = 512
         self._sock: _socket.socket | None = None
-        self._future: asyncio.Future[ProbeResult] | None = None
+        self._done: Done | None = None
         self._reactor: _Reactor | None = None
         self._outbox = b""
         self._connecting = True
@@ -103,23 +113,27 @@ class StreamProbe:
 
     def finish(self, ok: bool, reason: str) -> None:
         """Deliver the verdict and close the socket (no FIN handshake is awaited)."""
-        future = self._close()
-        if future is not None and not future.done():
-            elapsed = future.get_loop().time() - self._started
-            future.set_result(ProbeResult(ok, reason, elapsed))
+        done = self._close()
+        if done is not None:
+            assert self._reactor is not None
+            done(ProbeResult(ok, reason, self._reactor.time() - self._started))
+
+    def cancel(self) -> None:
+        """The caller gave up: close without a verdict."""
+        self._close()
 
     # -- driven by the reactor -----------------------------------------------
 
-    def _close(self) -> asyncio.Future[ProbeResult] | None:
-        """Close the socket once; the caller's future, the first time only."""
-        sock, future = self._sock, self._future
+    def _close(self) -> Done | None:
+        """Close the socket once; the caller's callback, the first time only."""
+        sock, done = self._sock, self._done
         if sock is None:
             return None
         assert self._reactor is not None
         self._reactor.forget(sock.fileno())
-        self._sock = self._future = None  # a finished probe holds no loop objects
+        self._sock = self._done = None  # a finished probe holds no loop objects
         sock.close()  # also removes it from the epoll set
-        return future
+        return done
 
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, ProbeFailure):
@@ -127,9 +141,9 @@ class StreamProbe:
         elif isinstance(exc, OSError):
             self.finish(False, f"{self.stage}: {describe_oserror(exc)}")
         else:  # a bug: let the caller see it rather than a made-up verdict
-            future = self._close()
-            if future is not None and not future.done():
-                future.set_exception(exc)
+            done = self._close()
+            if done is not None:
+                done(exc)
 
     def _expire(self) -> None:
         self.finish(False, f"{self.stage}: no answer within {self._timeout:g}s")
@@ -196,6 +210,7 @@ class _Reactor:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # Weak: the registry below is keyed by the loop and must not keep it alive.
         self._loop_ref = weakref.ref(loop)
+        self.time = loop.time
         self._epoll: select.epoll | None = None  # open only while probes run
         self._probes: dict[int, StreamProbe] = {}
         # One FIFO per timeout value: deadlines arrive in order, so expiry is
@@ -209,12 +224,12 @@ class _Reactor:
         self._resume: asyncio.TimerHandle | None = None  # set while not listening
         self._step = -1  # the grid step of the last wake-up for readiness
 
-    def start(self, probe: StreamProbe, timeout: float) -> asyncio.Future[ProbeResult]:
+    def start(self, probe: StreamProbe, timeout: float, done: Done) -> None:
+        """Run ``probe``; ``done`` gets its outcome (perhaps before this returns)."""
         loop = self._loop_ref()
         assert loop is not None
-        future: asyncio.Future[ProbeResult] = loop.create_future()
         now = loop.time()
-        probe._future = future
+        probe._done = done
         probe._reactor = self
         probe._started = now
         probe._timeout = timeout
@@ -240,7 +255,6 @@ class _Reactor:
             queue.append(probe)
             if self._timer is None or deadline < self._timer.when():
                 self._arm(loop, deadline)
-        return future
 
     def forget(self, fd: int) -> None:
         del self._probes[fd]
@@ -265,10 +279,6 @@ class _Reactor:
             if listening and loop is not None and not loop.is_closed():
                 loop.remove_reader(epoll.fileno())
             epoll.close()
-
-    def abandon(self, probe: StreamProbe) -> None:
-        """The caller gave up (cancelled): close without a verdict."""
-        probe._close()
 
     def _ready(self) -> None:
         probes = self._probes
@@ -369,10 +379,41 @@ def use_grid(loop: asyncio.AbstractEventLoop, grid: float) -> None:
 
 async def run(probe: StreamProbe, timeout: float) -> ProbeResult:
     """Run ``probe`` to its verdict within ``timeout`` seconds in total."""
-    reactor = _reactor_for(asyncio.get_running_loop())
-    future = reactor.start(probe, timeout)
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[ProbeResult] = loop.create_future()
+    _reactor_for(loop).start(probe, timeout, functools.partial(_settle, future))
     try:
         return await future
     except asyncio.CancelledError:
-        reactor.abandon(probe)
+        probe.cancel()
         raise
+
+
+def _settle(future: asyncio.Future[ProbeResult], outcome: Outcome) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class ReactorCheck:
+    """A check made of a ``StreamProbe``: ``await check()`` as any probe, or
+    ``check.start(done)``, which starts it without a task and hands ``done``
+    the outcome (the health engine's way); ``cancel()`` the returned probe to
+    give up. ``make`` builds a fresh probe for each run."""
+
+    __slots__ = ("make", "timeout")
+
+    def __init__(self, make: Callable[[], StreamProbe], timeout: float) -> None:
+        self.make = make
+        self.timeout = timeout
+
+    async def __call__(self) -> ProbeResult:
+        return await run(self.make(), self.timeout)
+
+    def start(self, done: Done) -> StreamProbe:
+        probe = self.make()
+        _reactor_for(asyncio.get_running_loop()).start(probe, self.timeout, done)
+        return probe

@@ -38,7 +38,7 @@ from ldirectorpy.checks.rdp_wire import (
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
-__all__ = ["RdpOptions", "Verdict", "judge", "parse_fingerprint", "probe"]
+__all__ = ["RdpOptions", "Verdict", "check", "judge", "parse_fingerprint", "probe"]
 
 
 def parse_fingerprint(text: str) -> bytes:
@@ -242,6 +242,14 @@ async def probe(target: Target, timeout: float, options: RdpOptions | None = Non
     """Probe one RDP server within ``timeout`` seconds in total."""
     opts = options if options is not None else _DEFAULT_OPTIONS
     return await _reactor.run(_RdpProbe(target, opts), timeout)
+
+
+def check(
+    target: Target, timeout: float, options: RdpOptions | None = None
+) -> _reactor.ReactorCheck:
+    """``probe`` for one target, as a check the health engine starts without a task."""
+    opts = options if options is not None else _DEFAULT_OPTIONS
+    return _reactor.ReactorCheck(functools.partial(_RdpProbe, target, opts), timeout)
 
 
 _DEFAULT_OPTIONS = RdpOptions()

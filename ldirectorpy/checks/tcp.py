@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from ldirectorpy.checks import _reactor
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
-__all__ = ["probe"]
+__all__ = ["check", "probe"]
 
 
 class _ConnectProbe(_reactor.StreamProbe):
@@ -19,3 +21,8 @@ class _ConnectProbe(_reactor.StreamProbe):
 async def probe(target: Target, timeout: float) -> ProbeResult:
     """Up when a TCP connection to ``target`` is established within ``timeout``."""
     return await _reactor.run(_ConnectProbe(target), timeout)
+
+
+def check(target: Target, timeout: float) -> _reactor.ReactorCheck:
+    """``probe`` for one target, as a check the health engine starts without a task."""
+    return _reactor.ReactorCheck(functools.partial(_ConnectProbe, target), timeout)
