@@ -541,3 +541,120 @@ async def test_checktype_off_still_honours_maintenance_and_nothing_brings_it_bac
         (State.UP, "answered"),
         (State.DOWN, MAINTENANCE_REASON),
     ]
+
+
+# -- probes started by callback (connect and RDP on the shared epoll) ----------------
+
+
+class Startable:
+    """A fake probe the engine starts without a task (as a ReactorCheck): it
+    answers from a clock timer ``duration`` later, or at once when 0."""
+
+    def __init__(self, clock: FakeClock, results: str = "+", duration: float = 0.0) -> None:
+        self.clock, self.results, self.duration = clock, results, duration
+        self.calls: list[float] = []
+        self.cancelled: list[float] = []
+        self.awaited = 0
+        self.running = 0
+
+    async def __call__(self) -> ProbeResult:
+        self.awaited += 1
+        return ProbeResult(True, "awaited", 0.0)
+
+    def start(self, done: Callable[[object], object]) -> Startable.Handle:
+        self.calls.append(self.clock.monotonic())
+        r = self.results[min(len(self.calls), len(self.results)) - 1]
+        outcome: object = (
+            RuntimeError("hook bug") if r == "!" else ProbeResult(r == "+", f"said {r}", 0.02)
+        )
+        handle = Startable.Handle(self)
+
+        def answer() -> None:
+            self.running -= 1
+            done(outcome)
+
+        self.running += 1
+        if self.duration == 0:
+            answer()
+        else:
+            handle.timer = self.clock.call_at(self.clock.monotonic() + self.duration, answer)
+        return handle
+
+    class Handle:
+        def __init__(self, probe: Startable) -> None:
+            self.probe = probe
+            self.timer = None
+
+        def cancel(self) -> None:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.probe.running -= 1
+                self.probe.cancelled.append(self.probe.clock.monotonic())
+
+
+async def test_a_startable_probe_is_started_not_awaited_and_keeps_the_cadence(clock):
+    probe = Startable(clock, "+-+", duration=0.3)
+    eng, events = engine(clock, [pair("v", "r", probe)])
+    async with eng:
+        await clock.advance(3.0)
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # no task per check
+    assert probe.calls == [T0, T0 + 1, T0 + 2, T0 + 3]
+    assert probe.awaited == 0
+    assert [(e.mono - T0, e.new, e.reason) for e in events] == [
+        (pytest.approx(0.3), State.UP, "said +"),
+        (pytest.approx(1.3), State.DOWN, "said -"),
+        (pytest.approx(2.3), State.UP, "said +"),
+    ]
+
+
+async def test_a_startable_probe_may_answer_before_start_returns(clock):
+    probe = Startable(clock, "-+")
+    eng, events = engine(clock, [pair("v", "r", probe)])
+    async with eng:
+        await clock.advance(1.0)
+        assert eng.in_flight == 0
+    assert probe.calls == [T0, T0 + 1]
+    assert [(e.mono - T0, e.new) for e in events] == [(0.0, State.DOWN), (1.0, State.UP)]
+
+
+async def test_a_startable_probe_that_reports_a_bug_is_a_failure_and_logged(clock, caplog):
+    probe = Startable(clock, "!+")
+    eng, events = engine(clock, [pair("v", "r", probe)])
+    async with eng:
+        await clock.advance(1.0)
+    assert [(e.new, e.reason) for e in events] == [
+        (State.DOWN, "probe raised RuntimeError: hook bug"),
+        (State.UP, "said +"),
+    ]
+    assert "hook bug" in caplog.text
+
+
+async def test_startable_probes_respect_the_cap_and_wait_in_turn(clock):
+    probes = [Startable(clock, duration=0.5) for _ in range(10)]
+    pairs = [pair("v", f"r{i}", p, interval=10.0, timeout=1.0) for i, p in enumerate(probes)]
+    peak: list[int] = []
+    eng, events = engine(clock, pairs, max_in_flight=3)
+    async with eng:
+        for _ in range(10):
+            peak.append(sum(p.running for p in probes))
+            await clock.advance(0.25)
+        assert eng.in_flight == 0
+    assert max(peak) == 3
+    starts = sorted(p.calls[0] - T0 for p in probes)
+    assert starts == [0.0] * 3 + [0.5] * 3 + [1.0] * 3 + [1.5]
+    assert len(events) == 10
+
+
+async def test_removing_or_stopping_cancels_a_startable_probe_in_flight(clock):
+    gone, stays = Startable(clock, duration=0.8), Startable(clock, duration=5.0)
+    eng, events = engine(clock, [pair("v", "gone", gone), pair("v", "stays", stays)])
+    eng.start()
+    await clock.advance(0.3)
+    eng.update([pair("v", "stays", stays)])
+    assert gone.cancelled == [T0 + 0.3] and eng.in_flight == 1
+    await clock.advance(1.0)
+    await eng.stop()
+    assert stays.cancelled == [pytest.approx(T0 + 1.3)]
+    assert eng.in_flight == 0 and events == []
+    await clock.advance(10.0)  # nothing answers late into a stopped engine
+    assert events == [] and gone.calls == [T0] and stays.calls == [T0]

@@ -213,3 +213,36 @@ async def test_the_grid_cannot_change_under_running_probes() -> None:
             _reactor.use_grid(loop, 0.02)
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_reactor_check_started_by_callback_reports_without_a_task() -> None:
+    outcomes: list[object] = []
+    got = asyncio.Event()
+
+    def done(outcome: object) -> None:
+        outcomes.append(outcome)
+        got.set()
+
+    async with tcp_server(silent) as port:
+        check = tcp.check(Target("127.0.0.1", port), 1.0)
+        tasks = asyncio.all_tasks()
+        probe = check.start(done)
+        assert asyncio.all_tasks() == tasks  # nothing spawned to run it
+        await asyncio.wait_for(got.wait(), 1.0)
+    (result,) = outcomes
+    assert (result.ok, result.reason) == (True, "connect ok")  # type: ignore[attr-defined]
+    assert probe.done
+    # and the same check can be awaited like any probe
+    refused = await tcp.check(Target("127.0.0.1", closed_port()), 1.0)()
+    assert not refused.ok and "refused" in refused.reason
+
+
+async def test_a_cancelled_reactor_check_closes_its_socket_and_never_reports() -> None:
+    outcomes: list[object] = []
+    async with tcp_server(silent) as port:
+        before = open_fds()
+        probe = tcp.check(Target("127.0.0.1", port), 0.2).start(outcomes.append)
+        probe.cancel()
+        await asyncio.sleep(0.4)  # past the deadline it had
+        assert await settled_fds(before) == before
+    assert outcomes == []
