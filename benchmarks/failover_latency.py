@@ -287,8 +287,10 @@ class Daemon:
         env = {**os.environ, "LDIRECTORPY_RUN_DIR": tempfile.mkdtemp(prefix="ldpb-run-")}
         cf = self.root / "ldirectord.cf"
         out = open(self.root / "stdout.log", "wb")  # noqa: SIM115
-        if self.name == "ldirectorpy":
+        if self.name.startswith("ldirectorpy"):
             check = "    checktype = negotiate\n    service = rdp\n    rdptls = no\n"
+            if self.name == "ldirectorpy-connect":  # keepalived's check, for a like comparison
+                check = "    checktype = connect\n"
             cf.write_text(ldirectord_style(reals, check, self.root))
             argv = [sys.executable, "-m", "ldirectorpy", "--foreground", str(cf), "start"]
         elif self.name == "ldirectord":
@@ -357,6 +359,7 @@ def measure(
     root: Path,
     *,
     start_limit: float = START_LIMIT,
+    cpu_window: float = 20.0,
 ) -> dict[str, str]:
     daemon = Daemon(name, root)
     row = {"daemon": name, "reals": str(topo.size)}
@@ -376,10 +379,19 @@ def measure(
             return row
         time.sleep(2)
         (user0, sys0), t0 = daemon.cpu_seconds(), time.monotonic()
-        time.sleep(20)
+        time.sleep(cpu_window)
         (user1, sys1), t1 = daemon.cpu_seconds(), time.monotonic()
         row["cpu"] = f"{100 * (user1 - user0 + sys1 - sys0) / (t1 - t0):.1f}%"
         row["sys"] = f"{100 * (sys1 - sys0) / (t1 - t0):.1f}%"
+        if os.environ.get("FAILOVER_PYSPY") and name.startswith("ldirectorpy"):
+            # Where the daemon's time goes (py-spy from PyPI; not a dependency).
+            spy = Path(sys.executable).with_name("py-spy")
+            subprocess.run(
+                [str(spy), "record", "--pid", str(daemon.proc.pid), "--duration", "15",
+                 "--rate", "200", "--nonblocking", "--format", "raw",
+                 "--output", str(root / "pyspy.txt")],
+                capture_output=True, check=False,
+            )  # fmt: skip
         w = weights()
         row["hung out"] = f"{sum(1 for r in topo.hung if w.get(r, 0) == 0)}/{len(topo.hung)}"
         healthy = [r for r in topo.reals if r not in topo.hung]
@@ -430,6 +442,9 @@ def main() -> None:
     ap.add_argument("--daemons", default="ldirectorpy,ldirectord,keepalived")
     ap.add_argument("--start-limit", type=float, default=START_LIMIT)
     ap.add_argument(
+        "--cpu-window", type=float, default=40.0, help="seconds of steady state to measure CPU"
+    )
+    ap.add_argument(
         "--budget", type=float, default=240.0, help="seconds per daemon, size and fault kind"
     )
     args = ap.parse_args()
@@ -451,6 +466,7 @@ def main() -> None:
                                 args.budget,
                                 root,
                                 start_limit=args.start_limit,
+                                cpu_window=args.cpu_window,
                             )
                         rows.append(row)
                         print(f"  {row}", flush=True)

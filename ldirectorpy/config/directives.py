@@ -78,11 +78,11 @@ DIRECTIVES: tuple[Directive, ...] = (
     Directive("checkinterval", B, k.Seconds(), 10.0,
         "Seconds between two checks of the same real server. Honoured per virtual "
         "always (ldirectord: only with fork = yes). Checks are spread over the "
-        "interval and start on a 20 ms grid (never early). The daemon handles the "
+        "interval and start on a 50 ms grid (never early). The daemon handles the "
         "probes' network events at once, but from the second wake-up within one "
-        "20 ms step it waits for the next step and handles everything together, "
+        "50 ms step it waits for the next step and handles everything together, "
         "so its wake-ups do not grow with the number of real servers; a verdict "
-        "may then come up to 20 ms later per exchange. Deadlines are kept exactly."),
+        "may then come up to 50 ms later per exchange. Deadlines are kept exactly."),
     Directive("checktimeout", B, k.Seconds(), None,
         "Timeout of connect, ping and external checks. When unset: the virtual's "
         "negotiatetimeout, the global checktimeout, the global negotiatetimeout, then 5."),

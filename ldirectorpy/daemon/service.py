@@ -45,11 +45,13 @@ log = logging.getLogger("ldirectorpy")
 VERSION_STR = f"ldirectorpy v{__version__}"
 AUTORELOAD_POLL = 1.0  # seconds between stat()s of the config file
 AUTORELOAD_SETTLE = 0.5  # wait this long after a change, for the writer to finish
-# Checks due within one 20 ms step start together, and probes look at their
-# sockets on the same grid, so one wake-up of the process serves them all (at
-# 200 reals it halved the daemon's CPU on the test VM, where each wake-up from
-# idle costs 100-200 us); no check starts early, and deadlines stay exact.
-WAKEUP_GRID = 0.02
+# Checks due within one 50 ms step start together, and probes look at their
+# sockets on the same grid, so one wake-up of the process serves them all; no
+# check starts early, and deadlines stay exact. Each wake-up from idle costs
+# 100-200 us on the development VM and ~1 ms in the emulated test guest: at
+# 200 reals there, a 20 ms grid cost the daemon 71% of a CPU, 50 ms 54%, and
+# 100 ms no less (benchmarks/failover_latency.py, session 3).
+WAKEUP_GRID = 0.05
 FIRST_VIEW_WAIT = 2.0  # at most this long for first verdicts before the first pass
 
 
