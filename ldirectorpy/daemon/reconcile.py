@@ -103,6 +103,7 @@ class Reconciler:
     ) -> PassResult:
         """One pass. `virtuals`/`owned` override the current ones (stop, reload);
         `reread=False` plans from the last clean pass's view when there is one."""
+        began = time.monotonic()
         overridden = virtuals is not None or owned is not None
         virtuals = self.virtuals if virtuals is None else virtuals
         owned = self.owned if owned is None else frozenset(owned)
@@ -149,6 +150,13 @@ class Reconciler:
             self._known = desired
         if done and self.on_changes is not None:
             self.on_changes(done)
+        log.debug(
+            "Reconcile pass (%s): %d write(s), kernel %s, %.1f ms",
+            purge_tag,
+            report.total,
+            "read" if actual is not known else "not read",
+            (time.monotonic() - began) * 1000,
+        )
         return self.last
 
 

@@ -245,6 +245,7 @@ def test_public_surface_is_pinned():
         [
             "MAINTENANCE_REASON",
             "ON_REASON",
+            "Cancellable",
             "Change",
             "HealthEvent",
             "Kind",
@@ -254,6 +255,7 @@ def test_public_surface_is_pinned():
             "PairStatus",
             "Policy",
             "ProbeFn",
+            "ProbeOutcome",
             "RealHealth",
             "State",
             "UpdateReport",
