@@ -422,7 +422,11 @@ class HealthEngine:
         if group.launch is not None:
             # The probe keeps its own deadline on the reactor; it may end at once.
             group.inflight = _STARTING
-            handle = group.launch(functools.partial(self._landed, group))
+            try:
+                handle = group.launch(functools.partial(self._landed, group))
+            except Exception as exc:  # e.g. no socket to be had (EMFILE)
+                self._landed(group, exc)
+                return
             if group.inflight is _STARTING:
                 group.inflight = handle
             return
@@ -441,14 +445,18 @@ class HealthEngine:
             return  # abandoned: the group was halted
         group.inflight = None
         self.in_flight -= 1
-        if isinstance(outcome, BaseException):
-            outcome = _raised(group, outcome, self._clock.monotonic() - group.began)
+        # Called from the reactor's callbacks, where nobody would see an error.
         try:
+            if isinstance(outcome, BaseException):
+                outcome = _raised(group, outcome, self._clock.monotonic() - group.began)
             self._deliver(group, outcome)
         except Exception:
             log.exception("health check %r: unexpected error", group.gid[0])
-        self._next(group)
-        self._pump()
+        try:
+            self._next(group)
+            self._pump()
+        except Exception:
+            log.exception("health check %r: unexpected error", group.gid[0])
 
     def _pump(self) -> None:
         """Start waiting checks while there is room under the cap."""

@@ -658,3 +658,24 @@ async def test_removing_or_stopping_cancels_a_startable_probe_in_flight(clock):
     assert eng.in_flight == 0 and events == []
     await clock.advance(10.0)  # nothing answers late into a stopped engine
     assert events == [] and gone.calls == [T0] and stays.calls == [T0]
+
+
+async def test_a_probe_that_cannot_even_start_is_a_failure_and_the_check_goes_on(clock):
+    calls: list[float] = []
+
+    class NoSockets(Startable):
+        def start(self, done: Callable[[object], object]) -> Startable.Handle:
+            calls.append(clock.monotonic())
+            if len(calls) == 1:
+                raise OSError(24, "Too many open files")
+            return super().start(done)
+
+    eng, events = engine(clock, [pair("v", "r", NoSockets(clock))])
+    async with eng:
+        await clock.advance(1.0)
+        assert eng.in_flight == 0
+    assert calls == [T0, T0 + 1]
+    assert [(e.new, e.reason) for e in events] == [
+        (State.DOWN, "probe raised OSError: [Errno 24] Too many open files"),
+        (State.UP, "said +"),
+    ]
