@@ -223,6 +223,7 @@ class _Reactor:
         self.grid = 0.0
         self._resume: asyncio.TimerHandle | None = None  # set while not listening
         self._step = -1  # the grid step of the last wake-up for readiness
+        self._look_soon = False  # a look at fresh probes is due in this loop turn
 
     def start(self, probe: StreamProbe, timeout: float, done: Done) -> None:
         """Run ``probe``; ``done`` gets its outcome (perhaps before this returns)."""
@@ -238,6 +239,12 @@ class _Reactor:
         if epoll is None:
             epoll = self._epoll = select.epoll()
             loop.add_reader(epoll.fileno(), self._ready)
+        elif self._resume is not None and not self._look_soon:
+            # Not listening (grid mode): still take the first step of the
+            # probes started now (a connect is often done at once) in this
+            # turn of the loop, which costs no wake-up.
+            self._look_soon = True
+            loop.call_soon(self._look)
         # The C socket type: socket.socket's Python wrapper (makefile and io
         # reference counting) costs more per probe than the probe's own logic.
         sock = _socket.socket(probe.target.family, _SOCK_FLAGS)
@@ -281,7 +288,6 @@ class _Reactor:
             epoll.close()
 
     def _ready(self) -> None:
-        probes = self._probes
         if self._epoll is None:
             return
         ready = self._epoll.poll(0)
@@ -291,10 +297,19 @@ class _Reactor:
             if step == self._step:  # woken twice in one step: batch from now on
                 self._pause()  # first: a probe that ends now must not close the epoll
             self._step = step
+        self._dispatch(ready)
+
+    def _dispatch(self, ready: list[tuple[int, int]]) -> None:
+        probes = self._probes
         for fd, events in ready:
             probe = probes.get(fd)
             if probe is not None:
                 probe._event(events)
+
+    def _look(self) -> None:
+        self._look_soon = False
+        if self._resume is not None and self._epoll is not None:
+            self._dispatch(self._epoll.poll(0))
 
     def _pause(self) -> None:
         """Grid mode: what becomes ready from now on waits for the next grid point."""
@@ -305,12 +320,26 @@ class _Reactor:
         self._resume = loop.call_at(_next_point(loop.time(), self.grid), self._listen)
 
     def _listen(self) -> None:
+        """A grid point while not listening: what is ready now is handled now;
+        if anything was, the reactor is busy and looks again at the next grid
+        point instead of listening, so that under load it wakes once per step
+        (with the checks that start there); it listens again once a grid point
+        finds nothing ready (a hung server costs no wake-ups)."""
         self._resume = None
         loop = self._loop_ref()
         if not self._probes or loop is None:
             self._close_epoll(listening=False)
-        elif self._epoll is not None:
+            return
+        if self._epoll is None:
+            return
+        ready = self._epoll.poll(0)
+        if not ready:
             loop.add_reader(self._epoll.fileno(), self._ready)
+            return
+        # first: a probe that ends now must not close the epoll
+        self._resume = loop.call_at(_next_point(loop.time(), self.grid), self._listen)
+        self._step = math.floor(loop.time() / self.grid)
+        self._dispatch(ready)
 
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
