@@ -81,7 +81,8 @@ DIRECTIVES: tuple[Directive, ...] = (
         "interval and start on a 50 ms grid (never early). The daemon handles the "
         "probes' network events at once, but from the second wake-up within one "
         "50 ms step it waits for the next step and handles everything together, "
-        "so its wake-ups do not grow with the number of real servers; a verdict "
+        "and while every step finds answers waiting it keeps to the grid, so its "
+        "wake-ups do not grow with the number of real servers; a verdict "
         "may then come up to 50 ms later per exchange. Deadlines are kept exactly."),
     Directive("checktimeout", B, k.Seconds(), None,
         "Timeout of connect, ping and external checks. When unset: the virtual's "
