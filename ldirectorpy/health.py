@@ -321,6 +321,7 @@ class HealthEngine:
         group.first = now + offset * interval
         group.k = 0
         group.live = True
+        group.waiting = False  # (a stop may have emptied the queue it was in)
         self._schedule(group, group.first)
 
     def _halt(self, group: _Group) -> None:
