@@ -145,6 +145,19 @@ async def grid() -> AsyncIterator[float]:
     _reactor.use_grid(loop, 0.0)
 
 
+def answer_after(delay: float):  # type: ignore[no-untyped-def]
+    """A server that answers one byte with one byte, ``delay`` seconds later."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        await asyncio.sleep(delay)
+        writer.write(b"y")
+        await writer.drain()
+        await reader.read()
+
+    return serve
+
+
 @contextlib.contextmanager
 def socket_wakeups(loop: asyncio.AbstractEventLoop) -> Iterator[list[float]]:
     """When the loop woke from a blocking wait because the reactor's epoll was ready."""
@@ -192,13 +205,6 @@ async def test_on_a_grid_a_busy_reactor_wakes_once_per_step(grid: float) -> None
     # so the reactor only looks at grid points, with no wake-ups of its own.
     loop = asyncio.get_running_loop()
 
-    async def slow_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1)
-        await asyncio.sleep(0.005)
-        writer.write(b"y")
-        await writer.drain()
-        await reader.read()
-
     async def keep_probing(target: Target, until: float) -> int:
         done = 0
         while loop.time() < until:
@@ -207,7 +213,7 @@ async def test_on_a_grid_a_busy_reactor_wakes_once_per_step(grid: float) -> None
             done += 1
         return done
 
-    async with tcp_server(slow_answer) as port:
+    async with tcp_server(answer_after(0.005)) as port:
         target = Target("127.0.0.1", port)
         with socket_wakeups(loop) as woke:
             until = loop.time() + 20 * grid
@@ -232,19 +238,12 @@ async def test_on_a_grid_an_answer_just_before_the_deadline_counts() -> None:
     # at ~P+0.05, the deadline at P+0.15: the deadline looks at the socket first.
     step = 0.2
 
-    async def late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1)
-        await asyncio.sleep(0.05)
-        writer.write(b"y")
-        await writer.drain()
-        await reader.read()
-
     loop = asyncio.get_running_loop()
     _reactor.use_grid(loop, step)
     try:
         with socket.create_server(("127.0.0.1", 0)) as plain:
             other = Target("127.0.0.1", plain.getsockname()[1])
-            async with tcp_server(late) as port:
+            async with tcp_server(answer_after(0.05)) as port:
                 await asyncio.sleep(_reactor._next_point(loop.time(), step) - loop.time() + 0.001)
                 talker = _Talker(Target("127.0.0.1", port), b"x", 1)
                 running = asyncio.ensure_future(_reactor.run(talker, 0.15))
