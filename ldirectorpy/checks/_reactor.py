@@ -210,7 +210,6 @@ class _Reactor:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # Weak: the registry below is keyed by the loop and must not keep it alive.
         self._loop_ref = weakref.ref(loop)
-        self.time = loop.time
         self._epoll: select.epoll | None = None  # open only while probes run
         self._probes: dict[int, StreamProbe] = {}
         # One FIFO per timeout value: deadlines arrive in order, so expiry is
@@ -224,6 +223,12 @@ class _Reactor:
         self._resume: asyncio.TimerHandle | None = None  # set while not listening
         self._step = -1  # the grid step of the last wake-up for readiness
         self._look_soon = False  # a look at fresh probes is due in this loop turn
+
+    def time(self) -> float:
+        """The loop's clock (the reactor holds no strong reference to its loop)."""
+        loop = self._loop_ref()
+        assert loop is not None
+        return loop.time()
 
     def start(self, probe: StreamProbe, timeout: float, done: Done) -> None:
         """Run ``probe``; ``done`` gets its outcome (perhaps before this returns)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import logging
 import os
 import socket
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -300,3 +302,16 @@ async def test_a_cancelled_reactor_check_closes_its_socket_and_never_reports() -
         await asyncio.sleep(0.4)  # past the deadline it had
         assert await settled_fds(before) == before
     assert outcomes == []
+
+
+def test_a_finished_loop_is_not_kept_alive_by_its_reactor() -> None:
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def one_probe() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        assert not (await tcp.probe(Target("127.0.0.1", closed_port()), 0.5)).ok
+
+    for _ in range(3):
+        asyncio.run(one_probe())
+    gc.collect()
+    assert [ref() for ref in loops] == [None, None, None]
