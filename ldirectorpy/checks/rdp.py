@@ -240,8 +240,7 @@ _NO_BIO = ssl.MemoryBIO()  # a placeholder until the TLS stage
 
 async def probe(target: Target, timeout: float, options: RdpOptions | None = None) -> ProbeResult:
     """Probe one RDP server within ``timeout`` seconds in total."""
-    opts = options if options is not None else _DEFAULT_OPTIONS
-    return await _reactor.run(_RdpProbe(target, opts), timeout)
+    return await check(target, timeout, options)()
 
 
 def check(

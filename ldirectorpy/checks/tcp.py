@@ -20,7 +20,7 @@ class _ConnectProbe(_reactor.StreamProbe):
 
 async def probe(target: Target, timeout: float) -> ProbeResult:
     """Up when a TCP connection to ``target`` is established within ``timeout``."""
-    return await _reactor.run(_ConnectProbe(target), timeout)
+    return await check(target, timeout)()
 
 
 def check(target: Target, timeout: float) -> _reactor.ReactorCheck:
