@@ -546,16 +546,13 @@ async def test_checktype_off_still_honours_maintenance_and_nothing_brings_it_bac
 # -- probes started by callback (connect and RDP on the shared epoll) ----------------
 
 
-class Startable:
+class Startable(Script):
     """A fake probe the engine starts without a task (as a ReactorCheck): it
-    answers from a clock timer ``duration`` later, or at once when 0."""
+    answers from a clock timer ``duration`` later, or at once when 0; '!' in
+    the results is a bug in the probe. Awaiting it (the engine must not) only
+    counts in ``awaited``."""
 
-    def __init__(self, clock: FakeClock, results: str = "+", duration: float = 0.0) -> None:
-        self.clock, self.results, self.duration = clock, results, duration
-        self.calls: list[float] = []
-        self.cancelled: list[float] = []
-        self.awaited = 0
-        self.running = 0
+    awaited = 0
 
     async def __call__(self) -> ProbeResult:
         self.awaited += 1
