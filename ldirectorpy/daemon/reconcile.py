@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from ldirectorpy.ipvs.types import ServiceKey, Table
 
 log = logging.getLogger("ldirectorpy")
 
-COALESCE = 0.05  # seconds to gather a burst of events into one pass
+COALESCE = 0.05  # least seconds between two passes: a storm of events shares passes
 RETRY = 1.0  # seconds before retrying after a failed write
 
 
@@ -73,6 +74,12 @@ class Reconciler:
     async def run(self, resync: float) -> None:
         """Pass whenever marked dirty, and at least every `resync` seconds.
 
+        A health change is written in the next turn of the loop: every event
+        that landed in this turn shares that pass. Passes start at least
+        COALESCE apart, so a storm of events costs a bounded number of passes
+        a second. Each hop through the loop counts: at 200 reals in the
+        emulated guest one turn of a busy loop takes 100-300 ms.
+
         A pass for a health change plans from the table our last clean pass
         left (at 200 reals in the emulated guest, reading and decoding the
         table was most of a pass); the kernel is read again at least every
@@ -80,15 +87,19 @@ class Reconciler:
         (start, reload, stop), so a table changed by hand is still repaired
         within one resync period.
         """
+        began = -math.inf
         while True:
             try:
                 async with asyncio.timeout(resync):
                     await self._dirty.wait()
-                await asyncio.sleep(COALESCE)
+                early = began + COALESCE - time.monotonic()
+                if early > 0:
+                    await asyncio.sleep(early)
             except TimeoutError:
                 pass
             self._dirty.clear()
-            stale = time.monotonic() - self._read_at >= resync
+            began = time.monotonic()
+            stale = began - self._read_at >= resync
             result = await self.reconcile(reread=stale)
             if result.error is not None:
                 await asyncio.sleep(RETRY)

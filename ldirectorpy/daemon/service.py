@@ -115,10 +115,9 @@ class Daemon:
         self.virtuals: tuple[VirtualSpec, ...] = specs(config)
         self.by_key = {v.key: v for v in self.virtuals}
         self.maintenance = Maintenance(config.maintenancedir)
-        self.events: asyncio.Queue[HealthEvent] = asyncio.Queue()
         self.external_slots = asyncio.Semaphore(config.maxexternalchecks)
         self.engine = HealthEngine(
-            events=self.events,
+            events=self._on_health_event,
             max_in_flight=config.maxprobes,
             forced_down=self._forced_down,
             on_result=self._monitor,
@@ -160,7 +159,6 @@ class Daemon:
         if on_ready is not None:
             on_ready()
         self._spawn(self.reconciler.run(self.config.resyncinterval))
-        self._spawn(self._consume_events())
         self._spawn(self._watch_config())
         self._spawn(self._remind())
         interval = watchdog_interval()
@@ -256,12 +254,12 @@ class Daemon:
         addresses = {str(r.dest.address) for v in self.virtuals for r in v.reals}
         self.maintenance = Maintenance(self.config.maintenancedir, await reverse_names(addresses))
 
-    async def _consume_events(self) -> None:
-        while True:
-            event = await self.events.get()
-            self._log_event(event)
-            if event.kind is Kind.TRANSITION:
-                self.reconciler.mark_dirty()
+    def _on_health_event(self, event: HealthEvent) -> None:
+        # Straight from the engine, not through a queue and a task: a turn of
+        # a busy loop less before the kernel hears of a failure.
+        self._log_event(event)
+        if event.kind is Kind.TRANSITION:
+            self.reconciler.mark_dirty()
 
     def _log_event(self, event: HealthEvent) -> None:
         where = f"{event.real} ({_virtual_id(self, event)})"

@@ -19,7 +19,7 @@ import pytest
 
 from ldirectorpy.changes import Change
 from ldirectorpy.config import load
-from ldirectorpy.daemon.reconcile import Reconciler
+from ldirectorpy.daemon.reconcile import COALESCE, Reconciler
 from ldirectorpy.director import PairId, specs
 from ldirectorpy.healthstate import State
 from ldirectorpy.ipvs.backend import ApplyReport
@@ -168,6 +168,55 @@ async def test_the_running_reconciler_reads_the_kernel_once_per_resync_period(tm
         await asyncio.sleep(0.6)
         assert reconciler.dumps == 2
         assert weights(memory)["192.0.2.11"] > 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def turns(n: int) -> None:
+    """Let the loop go round `n` times, with no time passing on purpose."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_a_health_change_is_written_in_the_next_turns_of_the_loop(tmp_path) -> None:
+    # No timer between the verdict and the write: on a loaded director every
+    # hop through the loop is a turn of 100 ms or more.
+    virtuals, health = farm(tmp_path)
+    memory = MemoryBackend()
+    reconciler = Reconciler(memory, virtuals, lambda: health)
+    assert (await reconciler.reconcile()).error is None
+    task = asyncio.create_task(reconciler.run(resync=60))
+    try:
+        await turns(3)
+        health[virtuals[0].reals[1].pair] = State.DOWN
+        reconciler.mark_dirty()
+        await turns(3)
+        assert weights(memory)["192.0.2.12"] == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_storm_of_changes_shares_passes_at_least_coalesce_apart(tmp_path) -> None:
+    virtuals, health = farm(tmp_path)
+    memory = MemoryBackend()
+    reconciler = Reconciler(memory, virtuals, lambda: health)
+    assert (await reconciler.reconcile()).error is None
+    passes = reconciler.passes
+    task = asyncio.create_task(reconciler.run(resync=60))
+    try:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        pairs = [r.pair for v in virtuals for r in v.reals]
+        while loop.time() - began < 0.2:  # a change every 5 ms for 200 ms
+            pair = pairs[int((loop.time() - began) * 200) % len(pairs)]
+            health[pair] = State.DOWN if health.get(pair) is not State.DOWN else State.UP
+            reconciler.mark_dirty()
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(COALESCE * 2)
+        # 0.2 s of changes: at most one pass per COALESCE, plus the last one.
+        assert 2 <= reconciler.passes - passes <= 0.2 / COALESCE + 2
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
