@@ -167,6 +167,111 @@ RESPONDER = textwrap.dedent(
 )
 
 
+# The daemon with its debug log on stderr, each line stamped with the epoch time
+# in ms, to line up with the "fault" lines FAILOVER_TRACE=1 prints.
+TRACE_DAEMON = textwrap.dedent(
+    """
+    import logging, sys
+    from ldirectorpy import cli
+    from ldirectorpy.daemon import runner
+    plain = runner.configure
+    def stamped(*args, **kwargs):
+        logger = plain(*args, **kwargs)
+        for handler in logger.handlers:
+            handler.setFormatter(logging.Formatter("%(created).3f %(message)s"))
+        return logger
+    runner.configure = stamped
+    import asyncio, logging, time
+    from ldirectorpy.daemon import reconcile
+    log = logging.getLogger("ldirectorpy")
+    mark = reconcile.Reconciler.mark_dirty
+    def marked(self):
+        if not self._dirty.is_set():
+            log.debug("trace: dirty")
+        mark(self)
+    reconcile.Reconciler.mark_dirty = marked
+    async def lag():  # how late the loop runs a 100 ms timer, and was it busy
+        while True:
+            began, cpu = time.monotonic(), time.process_time()
+            await asyncio.sleep(0.1)
+            late = time.monotonic() - began - 0.1
+            if late > 0.08:
+                used = time.process_time() - cpu
+                log.debug("trace: loop late %.0f ms, cpu %.0f ms", late * 1000, used * 1000)
+    import asyncio.events, gc
+    plain_handle = asyncio.events.Handle._run
+    def timed(self):
+        began = time.monotonic()
+        plain_handle(self)
+        took = time.monotonic() - began
+        if took > 0.05:
+            log.debug("trace: callback %.0f ms: %r", took * 1000, self._callback)
+    asyncio.events.Handle._run = timed
+    gc_began = [0.0]
+    def gc_watch(phase, info):
+        if phase == "start":
+            gc_began[0] = time.monotonic()
+        elif time.monotonic() - gc_began[0] > 0.02:
+            took = (time.monotonic() - gc_began[0]) * 1000
+            log.debug("trace: gc gen%d %.0f ms", info["generation"], took)
+    gc.callbacks.append(gc_watch)
+    plain_run = reconcile.Reconciler.run
+    async def run(self, resync):
+        asyncio.get_running_loop().create_task(lag())
+        await plain_run(self, resync)
+    reconcile.Reconciler.run = run
+    sys.argv[0] = "ldirectorpy"
+    sys.exit(cli.main())
+    """
+)
+
+
+# The least a Python prober can spend on the same work: every real gets an RDP
+# negotiation once a second (X.224 request, read the answer, close; 1 s timeout),
+# on one epoll, woken only at 50 ms grid points (ldirectorpy's grid). No
+# verdicts, no IPVS, no logging: what remains is the interpreter and the
+# system calls. CPU only (the "python-floor" row).
+FLOOR = textwrap.dedent(
+    """
+    import _socket, collections, select, sys, time
+    from ldirectorpy.checks.rdp_wire import build_connection_request
+    REQ = build_connection_request(0x03)
+    targets = [(a, 3389) for a in sys.argv[1:]]
+    GRID, SLOTS = 0.05, 20
+    FLAGS = _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK
+    ET = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
+    ep = select.epoll(); live = {}; ages = collections.deque()
+    tick = 0; base = time.monotonic()
+    while True:
+        now = time.monotonic()
+        while ages and ages[0][0] <= now - 1.0:
+            _, fd, sock = ages.popleft()
+            if live.get(fd) is sock:
+                del live[fd]; sock.close()
+        for addr in targets[tick % SLOTS :: SLOTS]:
+            sock = _socket.socket(_socket.AF_INET, FLAGS)
+            sock.connect_ex(addr)
+            fd = sock.fileno()
+            ep.register(fd, ET)
+            live[fd] = sock; ages.append((now, fd, sock))
+        for fd, ev in ep.poll(0):
+            sock = live.get(fd)
+            if sock is None:
+                continue
+            try:
+                if ev & select.EPOLLIN:
+                    sock.recv(512)
+                elif ev & select.EPOLLOUT:
+                    sock.send(REQ); continue
+            except OSError:
+                pass
+            del live[fd]; sock.close()
+        tick += 1
+        time.sleep(max(0.0, base + tick * GRID - time.monotonic()))
+    """
+)
+
+
 def sh(*argv: str) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -314,6 +419,10 @@ class Daemon:
                 check = "    checktype = connect\n"
             cf.write_text(ldirectord_style(reals, check, self.root))
             argv = [sys.executable, "-m", "ldirectorpy", "--foreground", str(cf), "start"]
+            if os.environ.get("FAILOVER_TRACE"):  # debug log, times in ms (see fault lines)
+                argv = [sys.executable, "-c", TRACE_DAEMON, "-d", str(cf), "start"]
+        elif self.name == "python-floor":
+            argv = [sys.executable, "-c", FLOOR, *reals]
         elif self.name == "ldirectord":
             cf.write_text(ldirectord_style(reals, "    checktype = connect\n", self.root))
             argv = ["/usr/sbin/ldirectord", "-d", str(cf), "start"]
@@ -372,6 +481,15 @@ def wait(predicate: Callable[[], bool], limit: float) -> float | None:
     return time.monotonic() - began
 
 
+def steady_cpu(daemon: Daemon, window: float) -> tuple[str, str]:
+    """The daemon's CPU (user + system) and system share over ``window`` seconds."""
+    (user0, sys0), t0 = daemon.cpu_seconds(), time.monotonic()
+    time.sleep(window)
+    (user1, sys1), t1 = daemon.cpu_seconds(), time.monotonic()
+    total, system = user1 - user0 + sys1 - sys0, sys1 - sys0
+    return f"{100 * total / (t1 - t0):.1f}%", f"{100 * system / (t1 - t0):.1f}%"
+
+
 def measure(
     name: str,
     topo: Topology,
@@ -389,6 +507,10 @@ def measure(
         daemon.start(topo.reals)
         assert daemon.proc is not None
         proc = daemon.proc
+        if name == "python-floor":  # probes only: no table to wait for, no faults
+            time.sleep(5)
+            row["cpu"], row["sys"] = steady_cpu(daemon, cpu_window)
+            return row
         took = wait(lambda: programmed(topo) or proc.poll() is not None, start_limit)
         if proc.poll() is not None:
             row["start"] = f"exited {proc.returncode}"
@@ -399,11 +521,7 @@ def measure(
         if took is None:
             return row
         time.sleep(2)
-        (user0, sys0), t0 = daemon.cpu_seconds(), time.monotonic()
-        time.sleep(cpu_window)
-        (user1, sys1), t1 = daemon.cpu_seconds(), time.monotonic()
-        row["cpu"] = f"{100 * (user1 - user0 + sys1 - sys0) / (t1 - t0):.1f}%"
-        row["sys"] = f"{100 * (sys1 - sys0) / (t1 - t0):.1f}%"
+        row["cpu"], row["sys"] = steady_cpu(daemon, cpu_window)
         if os.environ.get("FAILOVER_PYSPY") and name.startswith("ldirectorpy"):
             # Where the daemon's time goes (py-spy from PyPI; not a dependency).
             spy = Path(sys.executable).with_name("py-spy")
@@ -425,7 +543,10 @@ def measure(
                 real = healthy[tried % len(healthy)]
                 tried += 1
                 topo.fault(real, kind)
+                faulted = time.time()
                 lat = wait(lambda r=real: weights().get(r, 0) == 0, 120)  # type: ignore[misc]
+                if os.environ.get("FAILOVER_TRACE"):
+                    print(f"    fault {kind} {real} at {faulted:.3f}: {lat}", flush=True)
                 topo.repair(real, kind)
                 if lat is not None:
                     latencies.append(lat)
