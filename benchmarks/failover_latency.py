@@ -490,6 +490,33 @@ def steady_cpu(daemon: Daemon, window: float) -> tuple[str, str]:
     return f"{100 * total / (t1 - t0):.1f}%", f"{100 * system / (t1 - t0):.1f}%"
 
 
+def profile(daemon: Daemon, root: Path) -> None:
+    """Where a daemon's CPU goes, if asked: FAILOVER_PYSPY=1 records its Python
+    stacks (py-spy from PyPI in the venv; not a dependency) in pyspy.txt,
+    FAILOVER_PERF=1 its user and kernel symbols (perf, cpu-clock) in perf.txt."""
+    assert daemon.proc is not None
+    pid = str(daemon.proc.pid)
+    if os.environ.get("FAILOVER_PYSPY") and daemon.name.startswith(("ldirectorpy", "python")):
+        spy = Path(sys.executable).with_name("py-spy")
+        subprocess.run(
+            [str(spy), "record", "--pid", pid, "--duration", "15", "--rate", "200",
+             "--nonblocking", "--format", "raw", "--output", str(root / "pyspy.txt")],
+            capture_output=True, check=False,
+        )  # fmt: skip
+    if os.environ.get("FAILOVER_PERF"):
+        data = str(root / "perf.data")
+        subprocess.run(
+            ["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-p", pid, "-o", data,
+             "--", "sleep", "15"],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        with open(root / "perf.txt", "w") as out:
+            subprocess.run(
+                ["perf", "report", "-i", data, "--stdio", "--sort", "dso,sym"],
+                stdout=out, stderr=subprocess.DEVNULL, check=False,
+            )  # fmt: skip
+
+
 def measure(
     name: str,
     topo: Topology,
@@ -510,6 +537,7 @@ def measure(
         if name == "python-floor":  # probes only: no table to wait for, no faults
             time.sleep(5)
             row["cpu"], row["sys"] = steady_cpu(daemon, cpu_window)
+            profile(daemon, root)
             return row
         took = wait(lambda: programmed(topo) or proc.poll() is not None, start_limit)
         if proc.poll() is not None:
@@ -522,15 +550,7 @@ def measure(
             return row
         time.sleep(2)
         row["cpu"], row["sys"] = steady_cpu(daemon, cpu_window)
-        if os.environ.get("FAILOVER_PYSPY") and name.startswith("ldirectorpy"):
-            # Where the daemon's time goes (py-spy from PyPI; not a dependency).
-            spy = Path(sys.executable).with_name("py-spy")
-            subprocess.run(
-                [str(spy), "record", "--pid", str(daemon.proc.pid), "--duration", "15",
-                 "--rate", "200", "--nonblocking", "--format", "raw",
-                 "--output", str(root / "pyspy.txt")],
-                capture_output=True, check=False,
-            )  # fmt: skip
+        profile(daemon, root)
         w = weights()
         row["hung out"] = f"{sum(1 for r in topo.hung if w.get(r, 0) == 0)}/{len(topo.hung)}"
         healthy = [r for r in topo.reals if r not in topo.hung]
