@@ -136,12 +136,14 @@ class _Group:
         self.launch: Callable[[Callable[[ProbeOutcome], object]], Cancellable] | None = getattr(
             probe, "start", None
         )
-        self.members: list[PairId] = []
+        # The pairs themselves, not their ids: a slot looks them up by
+        # identity, never by hashing a (virtual, real) key.
+        self.members: list[_Pair] = []
         self.first = 0.0
         self.k = 0  # the current slot: first + k * interval
         self.live = False
         self.waiting = False
-        self.forced: set[PairId] = set()
+        self.forced: set[_Pair] = set()
         self.inflight: Cancellable | None = None
         self.began = 0.0
 
@@ -278,7 +280,7 @@ class HealthEngine:
             if group is None:
                 group = groups[gid] = self._groups.get(gid) or _Group(gid, spec.probe)
                 group.members = []
-            group.members.append(pid)
+            group.members.append(pair)
         now = self._clock.monotonic()
         started = stopped = 0
         for gid, group in self._groups.items():
@@ -396,11 +398,10 @@ class HealthEngine:
         forced = group.forced
         forced.clear()
         if self._forced_down is not None:
-            for pid in group.members:
-                pair = self._pairs[pid]
+            for pair in group.members:
                 pair.maintenance = self._is_forced(pair.spec)
                 if pair.maintenance:
-                    forced.add(pid)
+                    forced.add(pair)
                     self._apply(pair, *force_down(pair.health), MAINTENANCE_REASON, 0.0)
                     self._report(pair.spec, ProbeResult(False, MAINTENANCE_REASON, 0.0))
             if len(forced) == len(group.members):
@@ -409,9 +410,8 @@ class HealthEngine:
         if mode is Mode.OFF:
             return True  # as ldirectord: maintenance applies, nothing else does
         if mode is Mode.ON:
-            for pid in group.members:
-                if pid not in forced:
-                    pair = self._pairs[pid]
+            for pair in group.members:
+                if pair not in forced:
                     self._apply(pair, *force_up(pair.health), ON_REASON, 0.0)
             return True
         return False
@@ -479,9 +479,8 @@ class HealthEngine:
         forced = group.forced
         # Members may have changed while the probe ran (a reload): the result
         # is about the check, so it goes to whoever uses the check now.
-        for pid in group.members:
-            if pid not in forced:
-                pair = self._pairs[pid]
+        for pair in group.members:
+            if pair not in forced:
                 pair.last = result
                 pair.last_wall = wall
                 pair.probes += 1
