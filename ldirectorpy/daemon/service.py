@@ -114,6 +114,7 @@ class Daemon:
         self.stamp = file_stamp(config_path)
         self.virtuals: tuple[VirtualSpec, ...] = specs(config)
         self.by_key = {v.key: v for v in self.virtuals}
+        self.monitoring = _monitoring(self.virtuals)
         self.maintenance = Maintenance(config.maintenancedir)
         self.external_slots = asyncio.Semaphore(config.maxexternalchecks)
         self.engine = HealthEngine(
@@ -236,6 +237,8 @@ class Daemon:
 
     def _monitor(self, spec: Monitored, result: ProbeResult) -> None:
         """monitorfile: one line per check result, for virtuals that ask."""
+        if not self.monitoring:
+            return  # (every probe comes here: no lookup when nobody asked)
         vs = self.by_key.get(spec.virtual)  # type: ignore[call-overload]
         if vs is None or not vs.virtual.monitorfile:
             return
@@ -410,6 +413,7 @@ class Daemon:
         self.config = result.config
         self.virtuals = specs(result.config)
         self.by_key = {v.key: v for v in self.virtuals}
+        self.monitoring = _monitoring(self.virtuals)
         self.reconciler.virtuals = self.virtuals
         self.reconciler.readdquiescent = result.config.readdquiescent
         await self._resolve_maintenance_names()
@@ -527,3 +531,8 @@ def _virtual_id(daemon: Daemon, event: HealthEvent) -> str:
         if spec.key == event.virtual:
             return f"{spec.virtual.protocol}:{virtual_str(spec.key)}"
     return str(event.virtual)
+
+
+def _monitoring(virtuals: tuple[VirtualSpec, ...]) -> bool:
+    """Does any virtual keep a monitorfile?"""
+    return any(v.virtual.monitorfile for v in virtuals)

@@ -265,3 +265,13 @@ async def test_a_change_the_watcher_ignored_is_still_applied_by_a_reload(farm):
     await until(lambda: daemon.seen_digest != daemon.loaded_digest, timeout=5)
     assert await daemon.reload() is True
     assert weights(memory) == {f"127.0.0.1:{ports[0]}": 3}
+
+
+async def test_a_reload_that_adds_a_monitorfile_starts_writing_it(farm, tmp_path):
+    daemon, _memory, _servers, ports, path = farm
+    monitor = tmp_path / "added.log"
+    await asyncio.sleep(0.5)  # a few checks with no monitorfile anywhere
+    assert not monitor.exists()
+    write_config(path, ports, extra=f"    monitorfile = {monitor}\n")
+    assert await daemon.reload() is True
+    await until(lambda: monitor.exists() and len(monitor.read_text().splitlines()) >= 2)
