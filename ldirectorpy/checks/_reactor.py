@@ -28,6 +28,7 @@ import math
 import os
 import select
 import socket
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -209,7 +210,15 @@ class _Reactor:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # Weak: the registry below is keyed by the loop and must not keep it alive.
-        self._loop_ref = weakref.ref(loop)
+        self._loop_ref = ref = weakref.ref(loop)
+        # The loop's clock, read a few times per probe: asyncio's own loops
+        # read time.monotonic, so read it directly (no Python frame per read);
+        # any other loop (uvloop) is asked, through the weak reference.
+        self.time: Callable[[], float] = (
+            time.monotonic
+            if type(loop).time is asyncio.BaseEventLoop.time
+            else lambda: _alive(ref).time()
+        )
         self._epoll: select.epoll | None = None  # open only while probes run
         self._probes: dict[int, StreamProbe] = {}
         # One FIFO per timeout value: deadlines arrive in order, so expiry is
@@ -224,17 +233,11 @@ class _Reactor:
         self._step = -1  # the grid step of the last wake-up for readiness
         self._look_soon = False  # a look at fresh probes is due in this loop turn
 
-    def time(self) -> float:
-        """The loop's clock (the reactor holds no strong reference to its loop)."""
-        loop = self._loop_ref()
-        assert loop is not None
-        return loop.time()
-
     def start(self, probe: StreamProbe, timeout: float, done: Done) -> None:
         """Run ``probe``; ``done`` gets its outcome (perhaps before this returns)."""
         loop = self._loop_ref()
         assert loop is not None
-        now = loop.time()
+        now = self.time()
         probe._done = done
         probe._reactor = self
         probe._started = now
@@ -298,7 +301,7 @@ class _Reactor:
         ready = self._epoll.poll(0)
         loop = self._loop_ref()
         if self.grid and loop is not None:
-            step = math.floor(loop.time() / self.grid)
+            step = math.floor(self.time() / self.grid)
             if step == self._step:  # woken twice in one step: batch from now on
                 self._pause()  # first: a probe that ends now must not close the epoll
             self._step = step
@@ -322,7 +325,7 @@ class _Reactor:
         if self._epoll is None or self._resume is not None or loop is None:
             return
         loop.remove_reader(self._epoll.fileno())
-        self._resume = loop.call_at(_next_point(loop.time(), self.grid), self._listen)
+        self._resume = loop.call_at(_next_point(self.time(), self.grid), self._listen)
 
     def _listen(self) -> None:
         """A grid point while not listening: what is ready now is handled now;
@@ -342,8 +345,8 @@ class _Reactor:
             loop.add_reader(self._epoll.fileno(), self._ready)
             return
         # first: a probe that ends now must not close the epoll
-        self._resume = loop.call_at(_next_point(loop.time(), self.grid), self._listen)
-        self._step = math.floor(loop.time() / self.grid)
+        self._resume = loop.call_at(_next_point(self.time(), self.grid), self._listen)
+        self._step = math.floor(self.time() / self.grid)
         self._dispatch(ready)
 
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
@@ -358,17 +361,24 @@ class _Reactor:
             return
         if self._resume is not None:
             self._ready()  # an answer that came while we were not listening counts
-        now = loop.time()
+        now = self.time()
         for timeout, queue in list(self._queues.items()):
-            while queue and (queue[0].done or queue[0]._deadline <= now):
+            # (``_sock is None``: ``done`` without a property call per probe)
+            while queue and (queue[0]._sock is None or queue[0]._deadline <= now):
                 probe = queue.popleft()
-                if not probe.done:
+                if probe._sock is not None:
                     probe._expire()  # the last one in flight makes us idle
             if not queue:
                 self._queues.pop(timeout, None)
         heads = [queue[0]._deadline for queue in self._queues.values()]
         if heads and self._probes:
             self._arm(loop, min(heads))
+
+
+def _alive(ref: weakref.ref[asyncio.AbstractEventLoop]) -> asyncio.AbstractEventLoop:
+    loop = ref()
+    assert loop is not None
+    return loop
 
 
 def _next_point(now: float, grid: float) -> float:

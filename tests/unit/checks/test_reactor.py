@@ -315,3 +315,27 @@ def test_a_finished_loop_is_not_kept_alive_by_its_reactor() -> None:
         asyncio.run(one_probe())
     gc.collect()
     assert [ref() for ref in loops] == [None, None, None]
+
+
+class _AheadLoop(asyncio.SelectorEventLoop):
+    """A loop whose clock is not time.monotonic (as uvloop's need not be)."""
+
+    def time(self) -> float:
+        return time.monotonic() + 1000.0
+
+
+def test_on_a_loop_with_its_own_clock_deadlines_and_elapsed_follow_that_clock() -> None:
+    async def hung_probe() -> tuple[bool, str, float, float]:
+        async with tcp_server(silent) as port:
+            started = time.monotonic()
+            result = await _reactor.run(_Talker(Target("127.0.0.1", port), b"x", 1), 0.2)
+            return result.ok, result.reason, result.elapsed, time.monotonic() - started
+
+    loop = _AheadLoop()
+    try:
+        ok, reason, elapsed, took = loop.run_until_complete(hung_probe())
+    finally:
+        loop.close()
+    assert (ok, reason) == (False, "talk: no answer within 0.2s")
+    assert 0.2 <= elapsed < 0.2 + SLACK
+    assert 0.2 <= took < 0.2 + SLACK
