@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Target", "parse_hostport"]
 
@@ -15,20 +15,18 @@ class Target:
 
     host: str
     port: int
+    # Derived once: every probe reads them (a property is a Python call each).
+    family: socket.AddressFamily = field(init=False, repr=False, compare=False)
+    sockaddr: tuple[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Normalise once so equal targets hash equal ("::0001" == "::1").
-        object.__setattr__(self, "host", str(ipaddress.ip_address(self.host)))
+        host = str(ipaddress.ip_address(self.host))
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port out of range: {self.port}")
-
-    @property
-    def family(self) -> socket.AddressFamily:
-        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
-
-    @property
-    def sockaddr(self) -> tuple[str, int]:
-        return (self.host, self.port)
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "family", socket.AF_INET6 if ":" in host else socket.AF_INET)
+        object.__setattr__(self, "sockaddr", (host, self.port))
 
     @property
     def host_for_argv(self) -> str:
