@@ -58,14 +58,13 @@ class RealClock:
     share one wake-up of the process (a probe is never started early).
     """
 
+    # The system clocks themselves: the engine reads them a few times per
+    # probe, and a method around them would be a Python call each time.
+    monotonic = staticmethod(time.monotonic)
+    wall = staticmethod(time.time)
+
     def __init__(self, slack: float = 0.0) -> None:
         self.slack = slack
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wall(self) -> float:
-        return time.time()
 
     def _on_grid(self, when: float) -> float:
         return math.ceil(when / self.slack) * self.slack if self.slack > 0 else when
