@@ -38,7 +38,7 @@ from ldirectorpy.checks.rdp_wire import (
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
 
-__all__ = ["RdpOptions", "Verdict", "check", "judge", "parse_fingerprint", "probe"]
+__all__ = ["RdpOptions", "Verdict", "check", "judge", "judged", "parse_fingerprint", "probe"]
 
 
 def parse_fingerprint(text: str) -> bytes:
@@ -65,10 +65,13 @@ class RdpOptions:
     expiry_warn_days: int = 14
     tls_min_version: ssl.TLSVersion | None = None  # None: the system's default
     request: bytes = field(init=False, repr=False, compare=False)
+    # Connection Confirm bytes -> their verdict under these options (see judged).
+    verdicts: dict[bytes, Verdict] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Encoded once per check, not once per probe.
         object.__setattr__(self, "request", build_connection_request(self.protocols, self.cookie))
+        object.__setattr__(self, "verdicts", {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,24 @@ def judge(cc: ConnectionConfirm, options: RdpOptions) -> Verdict:
             tls=False,
         )
     return Verdict(True, f"X.224 CC: {name} selected", tls=True)
+
+
+JUDGED_MAX = 64  # distinct Connection Confirms remembered per set of options
+
+
+def judged(data: bytes, options: RdpOptions) -> Verdict:
+    """``judge(parse_connection_confirm(data), options)``, remembered: a server
+    answers every probe with the same bytes, and at 200 reals in the emulated
+    guest decoding and judging them anew was a good part of the probe's
+    Python time. Undecodable answers raise as before and are not remembered."""
+    memo = options.verdicts
+    verdict = memo.get(data)
+    if verdict is None:
+        verdict = judge(parse_connection_confirm(data), options)
+        if len(memo) >= JUDGED_MAX:
+            memo.clear()
+        memo[data] = verdict
+    return verdict
 
 
 @functools.lru_cache(maxsize=8)
@@ -197,7 +218,7 @@ class _RdpProbe(StreamProbe):
             self.read_size = MAX_TPKT - len(buf)
             return
         options = self._options
-        verdict = judge(parse_connection_confirm(buf[: self._need]), options)
+        verdict = judged(buf[: self._need], options)
         if not (verdict.ok and verdict.tls and options.tls):
             self.finish(verdict.ok, verdict.reason)
             return

@@ -22,6 +22,7 @@ from ldirectorpy.checks.rdp_wire import (
     PROTOCOL_SSL,
     RdpDecodeError,
     build_connection_request,
+    parse_connection_confirm,
 )
 from ldirectorpy.checks.result import ProbeResult
 from ldirectorpy.checks.target import Target
@@ -365,3 +366,38 @@ async def test_handshakes_cut_short_by_the_deadline_leave_no_socket_behind() -> 
         await server.wait_closed()
     ok = await probe_with(replying(neg_rsp(PROTOCOL_SSL)), NO_TLS)
     assert ok.ok, ok.reason
+
+
+# -- remembered verdicts --------------------------------------------------------
+
+
+def test_the_same_confirm_is_judged_once_per_set_of_options() -> None:
+    options = RdpOptions(tls=False)
+    first = rdp.judged(neg_rsp(PROTOCOL_SSL), options)
+    assert rdp.judged(neg_rsp(PROTOCOL_SSL), options) is first
+    assert first == rdp.judge(parse_connection_confirm(neg_rsp(PROTOCOL_SSL)), options)
+    # The verdict depends on the options: other options judge for themselves.
+    strict = RdpOptions(protocols=PROTOCOL_HYBRID, tls=False)
+    assert not rdp.judged(neg_rsp(PROTOCOL_SSL), strict).ok
+    assert rdp.judged(neg_rsp(PROTOCOL_SSL), options).ok
+
+
+def test_an_undecodable_answer_raises_every_time_and_is_not_remembered() -> None:
+    options = RdpOptions()
+    for _ in range(2):
+        with pytest.raises(RdpDecodeError):
+            rdp.judged(b"HTTP/1.1 400 Bad", options)
+    assert options.verdicts == {}
+
+
+def test_remembered_verdicts_are_bounded() -> None:
+    options = RdpOptions()
+    for code in range(3 * rdp.JUDGED_MAX):
+        rdp.judged(neg_failure(code), options)
+    assert 0 < len(options.verdicts) <= rdp.JUDGED_MAX
+
+
+def test_options_compare_and_hash_without_their_memo() -> None:
+    used, fresh = RdpOptions(), RdpOptions()
+    rdp.judged(neg_rsp(PROTOCOL_SSL), used)
+    assert used == fresh and hash(used) == hash(fresh)
