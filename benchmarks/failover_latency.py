@@ -445,20 +445,30 @@ class Daemon:
             self.proc.wait()
         sh("ipvsadm", "-C")
 
-    def cpu_seconds(self) -> tuple[float, float]:
-        """(utime, stime) of the daemon's whole session (the daemon and its children)."""
+    def usage(self) -> Usage:
+        """CPU and sleeps of the daemon's whole session (the daemon and its children)."""
         assert self.proc is not None
-        user = system = 0
+        user = system = sleeps = 0
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rpartition(")")[2].split()
+                if int(fields[3]) != self.proc.pid:  # session id
+                    continue
+                status = stat.with_name("status").read_text()
             except OSError:
                 continue
-            if int(fields[3]) == self.proc.pid:  # session id
-                user += int(fields[11])
-                system += int(fields[12])
+            user += int(fields[11])
+            system += int(fields[12])
+            sleeps += int(status.partition("\nvoluntary_ctxt_switches:")[2].split()[0])
         tck = os.sysconf("SC_CLK_TCK")
-        return user / tck, system / tck
+        return Usage(user / tck, system / tck, sleeps)
+
+
+@dataclass(slots=True)
+class Usage:
+    user: float  # seconds
+    system: float
+    sleeps: int  # voluntary context switches: each a wait for I/O or a timer, then a wake-up
 
 
 def pct(values: list[float], q: float) -> float:
@@ -481,13 +491,19 @@ def wait(predicate: Callable[[], bool], limit: float) -> float | None:
     return time.monotonic() - began
 
 
-def steady_cpu(daemon: Daemon, window: float) -> tuple[str, str]:
-    """The daemon's CPU (user + system) and system share over ``window`` seconds."""
-    (user0, sys0), t0 = daemon.cpu_seconds(), time.monotonic()
+def steady_cpu(daemon: Daemon, window: float) -> tuple[str, str, str]:
+    """The daemon's CPU (user + system), its system share and its wake-ups a
+    second, over ``window`` seconds."""
+    before, t0 = daemon.usage(), time.monotonic()
     time.sleep(window)
-    (user1, sys1), t1 = daemon.cpu_seconds(), time.monotonic()
-    total, system = user1 - user0 + sys1 - sys0, sys1 - sys0
-    return f"{100 * total / (t1 - t0):.1f}%", f"{100 * system / (t1 - t0):.1f}%"
+    after, t1 = daemon.usage(), time.monotonic()
+    span = t1 - t0
+    total = after.user - before.user + after.system - before.system
+    return (
+        f"{100 * total / span:.1f}%",
+        f"{100 * (after.system - before.system) / span:.1f}%",
+        f"{(after.sleeps - before.sleeps) / span:.0f}",
+    )
 
 
 def profile(daemon: Daemon, root: Path) -> None:
@@ -536,7 +552,7 @@ def measure(
         proc = daemon.proc
         if name == "python-floor":  # probes only: no table to wait for, no faults
             time.sleep(5)
-            row["cpu"], row["sys"] = steady_cpu(daemon, cpu_window)
+            row["cpu"], row["sys"], row["wakes/s"] = steady_cpu(daemon, cpu_window)
             profile(daemon, root)
             return row
         took = wait(lambda: programmed(topo) or proc.poll() is not None, start_limit)
@@ -549,7 +565,7 @@ def measure(
         if took is None:
             return row
         time.sleep(2)
-        row["cpu"], row["sys"] = steady_cpu(daemon, cpu_window)
+        row["cpu"], row["sys"], row["wakes/s"] = steady_cpu(daemon, cpu_window)
         profile(daemon, root)
         w = weights()
         row["hung out"] = f"{sum(1 for r in topo.hung if w.get(r, 0) == 0)}/{len(topo.hung)}"
@@ -637,7 +653,7 @@ def main() -> None:
                     topo.destroy()
     finally:
         _netns.delete(director)
-    cols = ("daemon", "reals", "start", "hung out", "cpu", "sys", "killed", "gone")
+    cols = ("daemon", "reals", "start", "hung out", "cpu", "sys", "wakes/s", "killed", "gone")
     print(
         f"\nfailure detection, p50/p99 over {args.failures} faults each; "
         f"checkinterval {INTERVAL:g}s, timeout {TIMEOUT:g}s, 10% of reals hung"
