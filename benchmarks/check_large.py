@@ -77,7 +77,7 @@ def _measure(argv: list[str], sandboxed: bool, timeout: float) -> Sample:
 def _helper(argv: list[str], sandboxed: bool, timeout: float) -> None:
     """The --measure side: run argv once and print {seconds, maxrss_kib, returncode}."""
     sys.path.insert(0, str(REPO / "tests" / "differential"))
-    import oracle_sandbox
+    import oracle_sandbox  # type: ignore[import-not-found]  # (tests/differential, on sys.path above)
 
     started = time.perf_counter()
     try:

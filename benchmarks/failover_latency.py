@@ -2,7 +2,7 @@
 
     scripts/guest/run --smp 2 --timeout 3600 -- .venv/bin/python benchmarks/failover_latency.py \\
         [--sizes 6,200] [--failures 20] [--cpu-window 40] [--budget 240]
-        [--daemons ldirectorpy,ldirectorpy-connect,ldirectord,keepalived]
+        [--daemons ldirectorpy,ldirectorpy-connect,ldirectord,keepalived,python-floor]
 
 (--smp 2: the measuring poller, the responders and the daemon do not all share
 one emulated CPU.) Run it alone on the host: another guest or test run on the
@@ -22,6 +22,8 @@ For each daemon and size it measures:
             passes against a server that accepts and never answers, until its
             accept queue overflows;
   cpu       CPU use of the daemon's processes in steady state (% of one CPU);
+  wakes/s   their voluntary context switches a second in that window: how
+            often they slept and were woken;
   killed    detection latency when a real's server process dies (its listener
             closes: connections are refused), p50/p99 over --failures faults;
   gone      the same when the host disappears (its address is removed: the
@@ -33,9 +35,19 @@ Checks: ldirectorpy does the RDP X.224 negotiation (checktype=negotiate,
 service=rdp, rdptls=no); ldirectord has no RDP check, and keepalived's native
 TCP_CHECK is a connect, so both do a TCP connect: they do less work per probe.
 The row "ldirectorpy-connect" is ldirectorpy doing keepalived's check
-(checktype=connect), for a like comparison. "cpu" is utime + stime, "sys" the
-stime part; FAILOVER_PYSPY=1 (py-spy from PyPI in the venv; not a dependency)
-records where the ldirectorpy daemon spends its time (pyspy.txt beside its log).
+(checktype=connect), for a like comparison. The row "python-floor" is no
+daemon: the least a Python prober can spend on ldirectorpy's probes (the RDP
+exchange with every real once a second, woken at the same 50 ms grid, nothing
+else: no verdicts, no kernel, no logging), CPU only. "cpu" is utime + stime,
+"sys" the stime part.
+
+Where the time goes, if asked (each file lands beside the daemon's log in the
+guest's share): FAILOVER_PYSPY=1 records the Python stacks of ldirectorpy (or
+the floor) with py-spy (from PyPI in the venv; not a dependency) in
+pyspy.txt; FAILOVER_PERF=1 records user and kernel symbols with perf
+(cpu-clock) in perf.txt; FAILOVER_TRACE=1 runs ldirectorpy with its debug log
+stamped in ms, plus how late its loop runs a 100 ms timer, callbacks over
+50 ms and slow GC passes, and prints each fault's time, to line them up.
 
 Measured 2026-12-07 (session 3), the development VM (2 CPUs), nothing else
 running, guest with --smp 2 (TCG), Debian 12's ldirectord 1:4.12.0-2 and

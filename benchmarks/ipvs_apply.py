@@ -158,11 +158,13 @@ def sampled_processes(commands: list[list[str]], sample: int) -> tuple[float, in
 
 def bench_per_op(cold_ops: list[Op], change_ops: list[Op], sample: int) -> Row:
     flush()
-    *cold, cold_est = sampled_processes([ipvsadm_args(op) for op in cold_ops], sample)
-    *change, change_est = sampled_processes([ipvsadm_args(op) for op in change_ops], sample)
+    cold_s, cold_n, cold_est = sampled_processes([ipvsadm_args(op) for op in cold_ops], sample)
+    change_s, change_n, change_est = sampled_processes(
+        [ipvsadm_args(op) for op in change_ops], sample
+    )
     noop = (run_ipvsadm(["-Ln"]) + run_ipvsadm(["-Ln", "--thresholds"]), 0)
     way = "ipvsadm/op" + (" *" if cold_est or change_est else "")
-    return Row(way, (cold[0], cold[1]), (change[0], change[1]), noop)
+    return Row(way, (cold_s, cold_n), (change_s, change_n), noop)
 
 
 def main() -> None:

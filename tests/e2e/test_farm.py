@@ -134,10 +134,19 @@ def test_a_flapping_server_respects_failurecount_and_risecount(farm: Farm) -> No
     # "b"s restores nothing. One cycle of six probes = one down, one up.
     farm.start_server(steady, "ggb")
     farm.start_server(flapping, "bbggbg")
+    up_again = farm.log_mark()
     until(
         lambda: farm.weights()[steady] == farm.weights()[flapping] == 1,
         12 * BOUND,
         lambda: str(farm.weights()),
+    )
+    # The daemon logs a change once the kernel has acknowledged it: let the
+    # log catch up with the weight just seen before counting from here.
+    transition = rf"(Quiescent|Restored) real server: {flapping}:"
+    until(
+        lambda: re.findall(transition, farm.log_since(up_again))[-1:] in ([], ["Restored"]),
+        BOUND,
+        "the restore seen in the kernel logged",
     )
     mark = farm.log_mark()
     began = time.monotonic()
@@ -152,7 +161,7 @@ def test_a_flapping_server_respects_failurecount_and_risecount(farm: Farm) -> No
     assert seen_zero
     log = farm.log_since(mark)
     assert f"Quiescent real server: {steady}:" not in log
-    transitions = re.findall(rf"(Quiescent|Restored) real server: {flapping}:", log)
+    transitions = re.findall(transition, log)
     print(f"flapping server: {transitions}")
     # Down after "bb", up only after "gg", never on a lone "g" or "b".
     assert transitions == ["Quiescent", "Restored", "Quiescent", "Restored"]
