@@ -53,17 +53,18 @@ Measured 2026-12-07 (session 4), all five in one run (1706 s), the development
 VM (2 CPUs), nothing else running, 20 faults per kind, 30 s CPU windows, at
 commit 4a0cf8f:
 
-  daemon               reals  start   hung out  cpu    sys    wakes/s  killed            gone
-  ldirectorpy          6      12.5s   1/1       5.5%   2.7%   13       0.40/0.77s n=20   1.28/1.48s n=20
-  ldirectorpy-connect  6      9.1s    0/1       5.1%   2.3%   5        0.55/1.02s n=20   1.46/1.91s n=20
-  python-floor         6      -       -         2.9%   1.4%   20       -                 -
-  ldirectord           6      15.6s   1/1       2.2%   1.7%   12       1.33/2.40s n=20   3.27/3.59s n=20
-  keepalived           6      0.6s    1/1       1.7%   1.6%   11       0.21/0.92s n=20   1.63/1.99s n=20
-  ldirectorpy          200    8.1s    20/20     52.8%  30.7%  19       0.41/0.69s n=20   1.44/2.03s n=20
-  ldirectorpy-connect  200    7.9s    0/20      45.4%  24.0%  16       0.69/1.00s n=20   1.62/2.05s n=20
-  python-floor         200    -       -         27.1%  20.7%  20       -                 -
-  ldirectord           200    225.8s  20/20     8.9%   3.7%   35       23.86/24.05s n=4  25.17/25.39s n=4
-  keepalived           200    0.6s    20/20     30.6%  28.0%  309      0.42/0.86s n=20   1.60/7.20s n=20
+  daemon               reals  start   hung out  cpu (sys)      wakes/s  killed       gone
+  ldirectorpy          6      12.5s   1/1       5.5% (2.7%)    13       0.40/0.77s   1.28/1.48s
+  ldirectorpy-connect  6      9.1s    0/1       5.1% (2.3%)    5        0.55/1.02s   1.46/1.91s
+  python-floor         6      -       -         2.9% (1.4%)    20       -            -
+  ldirectord           6      15.6s   1/1       2.2% (1.7%)    12       1.33/2.40s   3.27/3.59s
+  keepalived           6      0.6s    1/1       1.7% (1.6%)    11       0.21/0.92s   1.63/1.99s
+  ldirectorpy          200    8.1s    20/20     52.8% (30.7%)  19       0.41/0.69s   1.44/2.03s
+  ldirectorpy-connect  200    7.9s    0/20      45.4% (24.0%)  16       0.69/1.00s   1.62/2.05s
+  python-floor         200    -       -         27.1% (20.7%)  20       -            -
+  ldirectord           200    225.8s  20/20     8.9% (3.7%)    35       23.86/24.05s 25.17/25.39s
+  keepalived           200    0.6s    20/20     30.6% (28.0%)  309      0.42/0.86s   1.60/7.20s
+  (n=20 faults each; ldirectord at 200: n=4, capped by --budget)
 
 Over 40 faults per kind at 200 reals (commit 1ea2892): ldirectorpy killed
 0.50/1.06 s, gone 1.53/2.19 s, 61.0% CPU; keepalived 0.43/1.01 s, 1.52/2.01 s,
