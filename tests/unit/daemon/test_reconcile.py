@@ -11,6 +11,7 @@ kernel is read again at least every resync period and after a failed pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import textwrap
 from collections.abc import Collection, Sequence
@@ -149,13 +150,24 @@ async def test_after_a_failed_pass_the_kernel_is_read_again(tmp_path) -> None:
     assert now["192.0.2.11"] > 0 and now.get("192.0.2.12", 0) == 0
 
 
-async def test_the_running_reconciler_reads_the_kernel_once_per_resync_period(tmp_path) -> None:
+@contextlib.asynccontextmanager
+async def running(tmp_path, resync: float):  # type: ignore[no-untyped-def]
+    """The farm on the in-memory kernel after one clean pass, with the
+    reconciler's loop running: (virtuals, health, memory, reconciler)."""
     virtuals, health = farm(tmp_path)
     memory = MemoryBackend()
     reconciler = Reconciler(memory, virtuals, lambda: health)
     assert (await reconciler.reconcile()).error is None
-    task = asyncio.create_task(reconciler.run(resync=0.5))
+    task = asyncio.create_task(reconciler.run(resync=resync))
     try:
+        yield virtuals, health, memory, reconciler
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_running_reconciler_reads_the_kernel_once_per_resync_period(tmp_path) -> None:
+    async with running(tmp_path, resync=0.5) as (virtuals, health, memory, reconciler):
         health[virtuals[0].reals[1].pair] = State.DOWN
         reconciler.mark_dirty()
         await asyncio.sleep(0.2)
@@ -168,9 +180,6 @@ async def test_the_running_reconciler_reads_the_kernel_once_per_resync_period(tm
         await asyncio.sleep(0.6)
         assert reconciler.dumps == 2
         assert weights(memory)["192.0.2.11"] > 0
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def turns(n: int) -> None:
@@ -182,30 +191,17 @@ async def turns(n: int) -> None:
 async def test_a_health_change_is_written_in_the_next_turns_of_the_loop(tmp_path) -> None:
     # No timer between the verdict and the write: on a loaded director every
     # hop through the loop is a turn of 100 ms or more.
-    virtuals, health = farm(tmp_path)
-    memory = MemoryBackend()
-    reconciler = Reconciler(memory, virtuals, lambda: health)
-    assert (await reconciler.reconcile()).error is None
-    task = asyncio.create_task(reconciler.run(resync=60))
-    try:
+    async with running(tmp_path, resync=60) as (virtuals, health, memory, reconciler):
         await turns(3)
         health[virtuals[0].reals[1].pair] = State.DOWN
         reconciler.mark_dirty()
         await turns(3)
         assert weights(memory)["192.0.2.12"] == 0
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_storm_of_changes_shares_passes_at_least_coalesce_apart(tmp_path) -> None:
-    virtuals, health = farm(tmp_path)
-    memory = MemoryBackend()
-    reconciler = Reconciler(memory, virtuals, lambda: health)
-    assert (await reconciler.reconcile()).error is None
-    passes = reconciler.passes
-    task = asyncio.create_task(reconciler.run(resync=60))
-    try:
+    async with running(tmp_path, resync=60) as (virtuals, health, _memory, reconciler):
+        passes = reconciler.passes
         loop = asyncio.get_running_loop()
         began = loop.time()
         pairs = [r.pair for v in virtuals for r in v.reals]
@@ -217,6 +213,3 @@ async def test_a_storm_of_changes_shares_passes_at_least_coalesce_apart(tmp_path
         await asyncio.sleep(COALESCE * 2)
         # 0.2 s of changes: at most one pass per COALESCE, plus the last one.
         assert 2 <= reconciler.passes - passes <= 0.2 / COALESCE + 2
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
